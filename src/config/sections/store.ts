@@ -1,0 +1,13 @@
+import { z } from 'zod';
+
+export const storeSchema = z
+  .object({
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .optional()
+      .describe('Redis URL. Unset means an in-memory store that loses every session on restart (refused in production).'),
+    keyPrefix: z.string().default('unixid:').describe('Prefix of every Redis key unixid writes.'),
+    connectTimeoutMs: z.coerce.number().int().positive().default(5000).describe('Redis connect timeout.'),
+  })
+  .strict();

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+const seconds = (def: number, doc: string) => z.coerce.number().int().positive().default(def).describe(doc);
+
+export const tokensSchema = z
+  .object({
+    idTokenSeconds: seconds(900, 'Lifetime of ID tokens, which Kubernetes uses as bearer tokens: keep it short.'),
+    accessTokenSeconds: seconds(900, 'Lifetime of access tokens (userinfo).'),
+    refreshTokenSeconds: seconds(7 * 86400, 'Absolute lifetime of a refresh-token chain; each refresh re-checks the account.'),
+    sessionSeconds: seconds(86400, 'Lifetime of the browser session cookie at unixid.'),
+    authorizationCodeSeconds: seconds(60, 'Lifetime of authorization codes.'),
+    deviceCodeSeconds: seconds(600, 'Lifetime of device codes.'),
+    interactionSeconds: seconds(600, 'How long a login page stays valid.'),
+    refreshReuseGraceSeconds: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .default(10)
+      .describe('How long a just-rotated refresh token may be used again (concurrent kubectl runs) before reuse revokes the grant.'),
+  })
+  .strict();
