@@ -1,0 +1,36 @@
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import type { Provider } from 'oidc-provider';
+import type { Logger } from 'pino';
+import { accessLog } from './web/access-log.js';
+import { errorHandler } from './web/error-handler.js';
+import { requestContext } from './web/request-context.js';
+import type { Renderer } from './web/render.js';
+import { securityHeaders } from './web/security-headers.js';
+
+export interface AppDeps {
+  provider: Provider;
+  renderer: Renderer;
+  logger: Logger;
+  trustProxy: boolean | number | string;
+  hsts: boolean;
+  /** Routers mounted before the provider, in order (health, interactions, Kubernetes webhooks, home page). */
+  routers: Array<Router | RequestHandler>;
+}
+
+/**
+ * The express application: request id and security headers, unixid's own routes, then
+ * oidc-provider for everything else (discovery, JWKS, authorize, token, ...), then one error page.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy);
+  app.set('query parser', 'simple');
+  app.use(requestContext());
+  app.use(accessLog(deps.logger));
+  app.use(securityHeaders({ hsts: deps.hsts }));
+  for (const r of deps.routers) app.use(r);
+  app.use(deps.provider.callback());
+  app.use(errorHandler(deps.renderer, deps.logger));
+  return app;
+}

@@ -1,0 +1,49 @@
+/**
+ * The documented environment variables and the config key each one sets. One table, so the
+ * README, the example config and the loader cannot drift apart.
+ */
+export interface EnvVar {
+  name: string;
+  path: string;
+  kind: 'string' | 'number' | 'boolean' | 'list';
+}
+
+export const ENV_VARS: readonly EnvVar[] = [
+  { name: 'UNIXID_ISSUER', path: 'issuer', kind: 'string' },
+  { name: 'UNIXID_DATA_DIR', path: 'dataDir', kind: 'string' },
+  { name: 'UNIXID_HOST', path: 'server.host', kind: 'string' },
+  { name: 'UNIXID_PORT', path: 'server.port', kind: 'number' },
+  { name: 'UNIXID_TRUST_PROXY', path: 'server.trustProxy', kind: 'string' },
+  { name: 'UNIXID_SHUTDOWN_GRACE_SECONDS', path: 'server.shutdownGraceSeconds', kind: 'number' },
+  { name: 'UNIXID_REDIS_URL', path: 'store.redisUrl', kind: 'string' },
+  { name: 'UNIXID_REDIS_KEY_PREFIX', path: 'store.keyPrefix', kind: 'string' },
+  { name: 'UNIXID_SIGNING_KEY_FILE', path: 'keys.signingKeyFile', kind: 'string' },
+  { name: 'UNIXID_COOKIE_KEYS', path: 'keys.cookieKeys', kind: 'list' },
+  { name: 'UNIXID_ID_TOKEN_SECONDS', path: 'tokens.idTokenSeconds', kind: 'number' },
+  { name: 'UNIXID_REFRESH_TOKEN_SECONDS', path: 'tokens.refreshTokenSeconds', kind: 'number' },
+  { name: 'UNIXID_SESSION_SECONDS', path: 'tokens.sessionSeconds', kind: 'number' },
+  { name: 'UNIXID_BACKEND', path: 'backend.type', kind: 'string' },
+  { name: 'UNIXID_PAM_SERVICE', path: 'pam.service', kind: 'string' },
+  { name: 'UNIXID_PAM_MAX_CONCURRENT', path: 'pam.maxConcurrent', kind: 'number' },
+  { name: 'UNIXID_NSS_CACHE_TTL_SECONDS', path: 'nss.cacheTtlSeconds', kind: 'number' },
+  { name: 'UNIXID_GROUPS_SOURCE', path: 'groups.source', kind: 'string' },
+  { name: 'UNIXID_GROUPS_PREFIX', path: 'groups.prefix', kind: 'string' },
+  { name: 'UNIXID_GROUPS_INCLUDE', path: 'groups.include', kind: 'list' },
+  { name: 'UNIXID_GROUPS_EXCLUDE', path: 'groups.exclude', kind: 'list' },
+  { name: 'UNIXID_LDAP_URLS', path: 'ldap.urls', kind: 'list' },
+  { name: 'UNIXID_LOG_LEVEL', path: 'logging.level', kind: 'string' },
+];
+
+/** Parse one variable's text into the value its key takes; invalid text is left for the schema to reject. */
+export function parseEnvValue(kind: EnvVar['kind'], raw: string): unknown {
+  switch (kind) {
+    case 'number':
+      return raw.trim() === '' ? raw : Number(raw);
+    case 'boolean':
+      return /^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : raw;
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    default:
+      return raw;
+  }
+}

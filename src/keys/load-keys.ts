@@ -1,0 +1,105 @@
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { toPrivateJwk, toVerificationKey, type PrivateJwk, type VerificationKey } from './jwk.js';
+
+/** The keys a running unixid signs with and publishes. */
+export interface KeyMaterial {
+  /** Private signing keys for oidc-provider, the one that signs first. */
+  signing: PrivateJwk[];
+  /** Public keys accepted when verifying unixid's own tokens locally (TokenReview). */
+  verification: VerificationKey[];
+  /** Cookie signing keys, newest first. */
+  cookieKeys: string[];
+}
+
+export interface KeySources {
+  signingKeyFile?: string | undefined;
+  cookieKeys?: string[] | undefined;
+  dataDir: string;
+  /** Refuse to generate keys (production). */
+  allowGenerate: boolean;
+}
+
+/** Parse a PEM private key or a JWK set (private keys) file. Throws with the file name on anything else. */
+export function parseSigningKeys(text: string, origin: string): PrivateJwk[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(trimmed);
+    } catch (err) {
+      throw new Error(`${origin}: not valid JSON: ${(err as Error).message}`);
+    }
+    const keys = (doc as { keys?: unknown }).keys;
+    if (!Array.isArray(keys) || keys.length === 0) throw new Error(`${origin}: expected a JWK set with a non-empty "keys" array`);
+    return keys.map((k, i) => {
+      try {
+        const key = createPrivateKey({ key: k, format: 'jwk' });
+        const jwk = toPrivateJwk(key, typeof k.alg === 'string' ? k.alg : undefined);
+        return typeof k.kid === 'string' ? { ...jwk, kid: k.kid } : jwk;
+      } catch (err) {
+        throw new Error(`${origin}: keys[${i}] is not a usable private signing key: ${(err as Error).message}`);
+      }
+    });
+  }
+  if (!trimmed.includes('PRIVATE KEY')) throw new Error(`${origin}: expected a PEM private key or a JWK set`);
+  const blocks = trimmed.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----/g) ?? [];
+  return blocks.map((pem) => toPrivateJwk(createPrivateKey(pem)));
+}
+
+async function readOrCreate<T>(file: string, create: () => T, allowGenerate: boolean, what: string): Promise<{ value: string; created: boolean }> {
+  try {
+    return { value: await readFile(file, 'utf8'), created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (!allowGenerate) throw new Error(`no ${what} configured and generating one is refused in production`);
+    const value = JSON.stringify(create(), null, 2);
+    await writeFile(file, value, { mode: 0o600, flag: 'wx' });
+    await chmod(file, 0o600);
+    return { value, created: true };
+  }
+}
+
+/**
+ * Load the signing and cookie keys from configuration, or generate them once into dataDir
+ * (files mode 0600, directory 0700) and reuse them on every later start. Rejects on unreadable
+ * or unusable key files, and when generation is needed but not allowed.
+ */
+export async function loadKeys(sources: KeySources, logger: Logger): Promise<KeyMaterial> {
+  const needsDir = !sources.signingKeyFile || !sources.cookieKeys;
+  if (needsDir) {
+    await mkdir(sources.dataDir, { recursive: true, mode: 0o700 });
+  }
+
+  let signing: PrivateJwk[];
+  if (sources.signingKeyFile) {
+    signing = parseSigningKeys(await readFile(sources.signingKeyFile, 'utf8'), sources.signingKeyFile);
+  } else {
+    const file = join(sources.dataDir, 'signing-keys.json');
+    const { value, created } = await readOrCreate(
+      file,
+      () => {
+        const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        return { keys: [toPrivateJwk(privateKey)] };
+      },
+      sources.allowGenerate,
+      'signing key',
+    );
+    if (created) logger.warn({ file }, 'generated a new RSA-2048 signing key');
+    signing = parseSigningKeys(value, file);
+  }
+
+  let cookieKeys: string[];
+  if (sources.cookieKeys) {
+    cookieKeys = sources.cookieKeys;
+  } else {
+    const file = join(sources.dataDir, 'cookie-keys.json');
+    const { value, created } = await readOrCreate(file, () => [randomBytes(32).toString('base64url')], sources.allowGenerate, 'cookie key');
+    if (created) logger.warn({ file }, 'generated a new cookie signing key');
+    cookieKeys = JSON.parse(value) as string[];
+  }
+
+  return { signing, verification: signing.map(toVerificationKey), cookieKeys };
+}

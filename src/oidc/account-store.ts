@@ -1,0 +1,30 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { AccountRef } from '../identity.js';
+
+/** Remembers, by subject, which backend account a subject belongs to, for refresh re-validation. */
+export interface AccountStore {
+  /** Record (or renew) an account for ttlSeconds. Rejects when the store is unreachable. */
+  save(ref: AccountRef, ttlSeconds: number): Promise<void>;
+  /** The account for a subject, or undefined when unknown or expired. */
+  find(subject: string): Promise<AccountRef | undefined>;
+  /** Forget an account (admin revoke). */
+  remove(subject: string): Promise<void>;
+}
+
+/** An AccountStore kept in the same adapter (Redis or memory) as oidc-provider's models. */
+export function createAccountStore(adapter: Adapter): AccountStore {
+  return {
+    async save(ref, ttlSeconds) {
+      // Nested: a top-level `uid` would be taken for oidc-provider's interaction uid index.
+      await adapter.upsert(ref.subject, { account: { ...ref } } as unknown as AdapterPayload, ttlSeconds);
+    },
+    async find(subject) {
+      const found = ((await adapter.find(subject)) as unknown as { account?: AccountRef } | undefined)?.account;
+      if (!found || typeof found.username !== 'string' || typeof found.backend !== 'string') return undefined;
+      return found;
+    },
+    async remove(subject) {
+      await adapter.destroy(subject);
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      requestId: string;
+      cspNonce: string;
+    }
+  }
+}
+
+const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Give every request an id (kept from a sane incoming X-Request-Id) and a CSP nonce for its page. */
+export function requestContext() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const incoming = req.get('x-request-id');
+    res.locals.requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.cspNonce = randomBytes(16).toString('base64');
+    res.setHeader('X-Request-Id', res.locals.requestId);
+    next();
+  };
+}
