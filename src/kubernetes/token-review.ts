@@ -1,0 +1,209 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { fingerprint } from '../logging/logger.js';
+import type { GrantLiveness } from './grant-liveness.js';
+import type { TokenClaims, TokenVerifier } from './token-verifier.js';
+
+/** How token claims become the Kubernetes user (the same knobs as kube-apiserver's claim mappings). */
+export interface ClaimMapping {
+  usernameClaim: string;
+  usernamePrefix: string;
+  groupsClaim: string;
+  groupsPrefix: string;
+}
+
+export type ReviewOutcome = 'authenticated' | 'rejected' | 'error' | 'malformed';
+
+export interface TokenReviewDeps {
+  path: string;
+  verifier: TokenVerifier;
+  mapping: ClaimMapping;
+  /** When given, a token also needs its grant to be alive in the store (revocation the apiserver cannot do itself). */
+  revocation?: GrantLiveness;
+  /** How long a revocation lookup may take before it counts as "store unavailable" (default 2000 ms). */
+  revocationTimeoutMs?: number;
+  logger: Logger;
+  /** Called once per review, for metrics. */
+  onReview?: (outcome: ReviewOutcome) => void;
+}
+
+export interface KubernetesUser {
+  username: string;
+  uid: string;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
+
+const API_VERSIONS = new Set(['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1']);
+const DEFAULT_REVOCATION_TIMEOUT_MS = 2000;
+/**
+ * Sent as `status.error` when the grant store cannot be asked. An answer with `error` is not cached by
+ * the apiserver (CONTRACTS §2.4), so access comes back as soon as the store does.
+ */
+export const REVOCATION_UNAVAILABLE = 'revocation store unavailable';
+
+type ParsedReview = { ok: true; apiVersion: string; token: string; audiences: string[] } | { ok: false; reason: string };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Read a TokenReview as kube-apiserver sends it, ignoring `metadata` and `status` stubs. */
+export function parseTokenReview(body: unknown): ParsedReview {
+  if (!isObject(body)) return { ok: false, reason: 'body must be a JSON object' };
+  const { apiVersion, kind, spec } = body;
+  if (typeof apiVersion !== 'string' || !API_VERSIONS.has(apiVersion)) {
+    return { ok: false, reason: 'apiVersion must be authentication.k8s.io/v1 or authentication.k8s.io/v1beta1' };
+  }
+  if (kind !== 'TokenReview') return { ok: false, reason: 'kind must be TokenReview' };
+  if (!isObject(spec)) return { ok: false, reason: 'spec must be an object' };
+  if (typeof spec.token !== 'string') return { ok: false, reason: 'spec.token must be a string' };
+  const audiences = spec.audiences ?? [];
+  if (!Array.isArray(audiences) || !audiences.every((a) => typeof a === 'string')) {
+    return { ok: false, reason: 'spec.audiences must be an array of strings' };
+  }
+  return { ok: true, apiVersion, token: spec.token, audiences };
+}
+
+function numericExtra(value: unknown): string[] | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) return [String(value)];
+  if (typeof value === 'string' && /^\d+$/.test(value)) return [value];
+  return undefined;
+}
+
+/**
+ * The Kubernetes user for verified claims, or a reason why there is none. Groups that would land in
+ * the apiserver's reserved `system:` namespace are dropped, never passed on.
+ */
+export function mapUser(claims: TokenClaims, mapping: ClaimMapping): { ok: true; user: KubernetesUser } | { ok: false; reason: string } {
+  const name = claims[mapping.usernameClaim];
+  if (typeof name !== 'string' || name === '') return { ok: false, reason: `username claim ${mapping.usernameClaim} missing or not a string` };
+  const username = mapping.usernamePrefix + name;
+  // kube-apiserver refuses to let an external authenticator mint system users.
+  if (username.startsWith('system:')) return { ok: false, reason: 'username is in the reserved system: namespace' };
+
+  const raw = claims[mapping.groupsClaim];
+  const list = raw === undefined || raw === null ? [] : typeof raw === 'string' ? [raw] : raw;
+  if (!Array.isArray(list) || !list.every((g) => typeof g === 'string')) {
+    return { ok: false, reason: `groups claim ${mapping.groupsClaim} is not a string or an array of strings` };
+  }
+  const groups = [...new Set(list.filter((g) => g !== '').map((g) => mapping.groupsPrefix + g))].filter((g) => !g.startsWith('system:'));
+
+  const extra: Record<string, string[]> = {};
+  const uidNumber = numericExtra(claims.uid_number);
+  if (uidNumber) extra['unixid.io/uid-number'] = uidNumber;
+  const gidNumber = numericExtra(claims.gid_number);
+  if (gidNumber) extra['unixid.io/gid-number'] = gidNumber;
+
+  return { ok: true, user: { username, uid: String(claims.sub), groups, extra } };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `POST <path>`: kube-apiserver's TokenReview webhook (authentication.k8s.io v1 and v1beta1), answered
+ * in the request's version. Tokens that are not ours get `authenticated: false` without `error` (the
+ * apiserver caches that and moves on); malformed bodies get 400 with a reason; never a 5xx for bad input.
+ */
+export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
+  const router = Router();
+  const timeoutMs = deps.revocationTimeoutMs ?? DEFAULT_REVOCATION_TIMEOUT_MS;
+  // Scoped to this route only; the apiserver's content type (with or without charset) is not checked.
+  const parseJson = express.json({ limit: '64kb', strict: true, type: () => true });
+  const log = deps.logger;
+
+  function finish(res: Response, outcome: ReviewOutcome): void {
+    deps.onReview?.(outcome);
+    res.set('Cache-Control', 'no-store');
+  }
+
+  async function review(req: Request, res: Response): Promise<void> {
+    const reqId = res.locals.requestId as string | undefined;
+    const parsed = parseTokenReview(req.body);
+    if (!parsed.ok) {
+      log.info({ reqId, reason: parsed.reason }, 'token review malformed');
+      finish(res, 'malformed');
+      res.status(400).json({ error: parsed.reason });
+      return;
+    }
+    const { apiVersion, token, audiences } = parsed;
+    const tokenFp = fingerprint(token);
+    const answer = (status: Record<string, unknown>) => res.status(200).json({ apiVersion, kind: 'TokenReview', status });
+    const reject = (reason: string, level: 'debug' | 'info', extra: Record<string, unknown> = {}) => {
+      log[level]({ reqId, tokenFp, outcome: 'rejected', reason, ...extra }, 'token review rejected');
+      finish(res, 'rejected');
+      answer({ authenticated: false });
+    };
+
+    const verified = deps.verifier.verify(token);
+    // Most of these are tokens meant for another authenticator (service accounts, other issuers).
+    if (!verified.ok) return reject(verified.reason, 'debug');
+    const mapped = mapUser(verified.claims, deps.mapping);
+    if (!mapped.ok) return reject(mapped.reason, 'info', { sub: verified.claims.sub });
+
+    if (deps.revocation) {
+      const grantId = verified.claims.grant_id;
+      if (typeof grantId !== 'string' || grantId === '') return reject('token has no grant_id', 'info', { sub: verified.claims.sub });
+      let alive: boolean;
+      try {
+        alive = await withTimeout(deps.revocation.isAlive(grantId), timeoutMs);
+      } catch (err) {
+        // Fail closed, but as an *uncached* 200: a 5xx would be retried 5 times with backoff on every
+        // kubectl request while the store is down, and only ends in a 401 anyway (CONTRACTS §2.5);
+        // `error` keeps the apiserver from caching the refusal (§2.4) and puts the reason in its log.
+        log.warn({ reqId, tokenFp, outcome: 'error', err: (err as Error)?.message ?? String(err) }, 'token review: revocation store unavailable');
+        finish(res, 'error');
+        answer({ authenticated: false, error: REVOCATION_UNAVAILABLE });
+        return;
+      }
+      if (!alive) return reject('grant revoked or expired', 'info', { sub: verified.claims.sub, username: mapped.user.username });
+    }
+
+    const status: Record<string, unknown> = { authenticated: true, user: mapped.user };
+    // The apiserver sends spec.audiences when it wants an audience-aware answer. The token's `aud` is
+    // unixid's client id, not the apiserver's audience, but a token that passed the checks above is
+    // meant for the apiserver this webhook is configured for; so the requested audiences are echoed
+    // (they overlap by construction). Leaving them out would make the apiserver fall back to its own
+    // implicit audiences, which need not overlap and would reject the user silently (CONTRACTS §2.3).
+    if (audiences.length > 0) status.audiences = audiences;
+    log.info({ reqId, tokenFp, outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
+    finish(res, 'authenticated');
+    answer(status);
+  }
+
+  const handle = async (req: Request, res: Response): Promise<void> => {
+    try {
+      await review(req, res);
+    } catch (err) {
+      log.error({ reqId: res.locals.requestId, err }, 'token review failed');
+      deps.onReview?.('error');
+      if (!res.headersSent) res.status(500).set('Cache-Control', 'no-store').json({ error: 'internal error' });
+    }
+  };
+
+  // Body-parser failures, in the route's own stack (a route does not match a pending error otherwise):
+  // a bad body is the caller's fault (400/413/415), never a 5xx.
+  const bodyError = (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    const e = err as { type?: string; status?: number };
+    if (res.headersSent) return next(err);
+    const status = e.type === 'entity.too.large' ? 413 : e.type === 'charset.unsupported' || e.type === 'encoding.unsupported' ? 415 : (e.status ?? 500) < 500 ? 400 : 500;
+    const reason = status === 413 ? 'request body too large' : status === 415 ? 'unsupported body encoding' : status === 400 ? 'body is not valid JSON' : 'internal error';
+    log.info({ reqId: res.locals.requestId, status, type: e.type }, 'token review body refused');
+    deps.onReview?.(status >= 500 ? 'error' : 'malformed');
+    res.status(status).set('Cache-Control', 'no-store').json({ error: reason });
+  };
+
+  router.post(deps.path, parseJson, handle, bodyError);
+
+  router.all(deps.path, (_req, res) => {
+    res.status(405).set('Allow', 'POST').json({ error: 'method not allowed: use POST' });
+  });
+
+  return router;
+}
