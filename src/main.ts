@@ -13,6 +13,7 @@ import { loadKeys } from './keys/load-keys.js';
 import { createLogger } from './logging/logger.js';
 import { createAccountStore } from './oidc/account-store.js';
 import { createAccountResolver } from './oidc/find-account.js';
+import { logProviderEvents } from './oidc/events.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
 import { createProvider } from './oidc/provider.js';
 import { createGrantRevoker } from './oidc/revoke-grant.js';
@@ -63,7 +64,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
 
   const groupFilter = createGroupFilter(config.groups);
   const directory = createDirectory(config.nss, logger);
-  const backend = createBackend(config, { directory, groupFilter, logger });
+  const backend = await createBackend(config, { directory, groupFilter, logger });
 
   const accounts = createAccountStore(new AdapterClass('Account'));
   const resolver = createAccountResolver({
@@ -84,6 +85,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     pages: createProviderPages(renderer, logger),
     logger,
   });
+  logProviderEvents(provider, logger);
   revokeGrantsOnLogout(provider, createGrantRevoker(AdapterClass), logger);
 
   let accepting = true;

@@ -9,13 +9,24 @@ export interface UnixUser {
   shell: string;
 }
 
+export interface LookupOptions {
+  /** Skip the cache: refresh re-validation must see the directory as it is now. */
+  fresh?: boolean;
+}
+
 /**
  * Where accounts and group memberships are looked up. `user` resolves to undefined when the
  * account does not exist; both reject only when the lookup itself failed (timeout, NSS error).
  */
 export interface Directory {
-  user(name: string): Promise<UnixUser | undefined>;
+  user(name: string, options?: LookupOptions): Promise<UnixUser | undefined>;
   /** Names of the primary and supplementary groups of the user, unfiltered, de-duplicated. */
-  groups(user: UnixUser): Promise<string[]>;
+  groups(user: UnixUser, options?: LookupOptions): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** The full-name part of a GECOS field (before the first comma), or undefined when empty. */
+export function gecosName(gecos: string): string | undefined {
+  const name = gecos.split(',')[0]?.trim();
+  return name ? name : undefined;
 }

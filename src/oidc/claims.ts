@@ -2,7 +2,7 @@ import type { Identity } from '../identity.js';
 
 /** Claims unixid puts in ID tokens (and userinfo), by scope. `openid` carries what Kubernetes needs. */
 export const SCOPE_CLAIMS = {
-  openid: ['sub', 'preferred_username', 'name', 'groups', 'uid_number', 'gid_number'],
+  openid: ['sub', 'preferred_username', 'name', 'groups', 'uid_number', 'gid_number', 'grant_id'],
   profile: ['preferred_username', 'name'],
   groups: ['groups'],
   email: ['email', 'email_verified'],

@@ -23,7 +23,7 @@ export interface FindAccountDeps {
 }
 
 export interface AccountResolver {
-  findAccount(ctx: KoaContextWithOIDC, sub: string, token?: { kind?: string }): Promise<Account | undefined>;
+  findAccount(ctx: KoaContextWithOIDC, sub: string, token?: { kind?: string; grantId?: string }): Promise<Account | undefined>;
   /** Remember an identity that just logged in, so the code exchange that follows does not re-check it at once. */
   rememberLogin(identity: Identity): Promise<void>;
   /** Drop cached knowledge of a subject (admin revoke). */
@@ -44,11 +44,16 @@ function temporarilyUnavailable(detail: string): Error {
   return err;
 }
 
-function toAccount(identity: Identity): Account {
+/**
+ * The oidc-provider Account of an identity. Tokens minted under a grant (code exchange, device
+ * code, refresh) also carry its id as `grant_id`, so the TokenReview webhook can ask whether the
+ * grant still lives (logout and revoke take effect before the token expires).
+ */
+function toAccount(identity: Identity, grantId: string | undefined): Account {
   const claims = claimsOf(identity);
   return {
     accountId: identity.subject,
-    claims: async () => ({ ...claims, sub: identity.subject }),
+    claims: async () => ({ ...claims, sub: identity.subject, ...(grantId ? { grant_id: grantId } : {}) }),
   };
 }
 
@@ -71,10 +76,10 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
     }
   }
 
-  async function resolve(sub: string, kind: string | undefined, ctx: KoaContextWithOIDC): Promise<Account | undefined> {
+  async function resolve(sub: string, kind: string | undefined, grantId: string | undefined, ctx: KoaContextWithOIDC): Promise<Account | undefined> {
     const mustRecheck = kind === 'RefreshToken';
     const cached = recent.get(sub);
-    if (!mustRecheck && cached && cached.until > now()) return toAccount(cached.identity);
+    if (!mustRecheck && cached && cached.until > now()) return toAccount(cached.identity, grantId);
 
     const ref = await deps.accounts.find(sub);
     if (!ref) {
@@ -102,7 +107,7 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
     }
     remember(result.identity);
     if (mustRecheck) await deps.accounts.save(accountRefOf(result.identity), deps.accountTtlSeconds);
-    return toAccount(result.identity);
+    return toAccount(result.identity, grantId);
   }
 
   return {
@@ -112,10 +117,10 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
         memo = new Map();
         perRequest.set(ctx, memo);
       }
-      const key = `${token?.kind ?? ''}:${sub}`;
+      const key = `${token?.kind ?? ''}:${token?.grantId ?? ''}:${sub}`;
       let pending = memo.get(key);
       if (!pending) {
-        pending = resolve(sub, token?.kind, ctx);
+        pending = resolve(sub, token?.kind, token?.grantId, ctx);
         memo.set(key, pending);
       }
       return pending;

@@ -56,7 +56,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: withRefreshReuseGrace(deps.adapter, t.refreshReuseGraceSeconds),
     clients: config.clients.map(toClientMetadata),
-    findAccount: (ctx, sub, token) => resolver.findAccount(ctx, sub, token as { kind?: string } | undefined),
+    findAccount: (ctx, sub, token) => resolver.findAccount(ctx, sub, token as { kind?: string; grantId?: string } | undefined),
     jwks: { keys: deps.signingKeys as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,

@@ -1,0 +1,54 @@
+import type { Provider } from 'oidc-provider';
+import type { Logger } from 'pino';
+
+interface ProviderError extends Error {
+  error?: string;
+  error_description?: string;
+  error_detail?: string;
+  status?: number;
+}
+
+/** The oidc-provider events that end in an error, and what each one was doing. */
+const ERROR_EVENTS = [
+  'authorization.error',
+  'backchannel.error',
+  'jwks.error',
+  'check_session_origin.error',
+  'discovery.error',
+  'end_session.error',
+  'grant.error',
+  'introspection.error',
+  'pushed_authorization_request.error',
+  'registration_create.error',
+  'revocation.error',
+  'server_error',
+  'userinfo.error',
+  'device_authorization.error',
+  'code_verification.error',
+] as const;
+
+/**
+ * Log why oidc-provider refused a request: the client only sees `invalid_grant`, so the operator
+ * needs the detail (error_detail is never sent to the client). 5xx causes are logged as errors.
+ */
+export function logProviderEvents(provider: Provider, logger: Logger): void {
+  for (const name of ERROR_EVENTS) {
+    provider.on(name, (...args: unknown[]) => {
+      const err = args.find((a): a is ProviderError => a instanceof Error);
+      const ctx = args[0] as { oidc?: { client?: { clientId?: string }; route?: string }; get?: (h: string) => string } | undefined;
+      const fields = {
+        event: name,
+        route: ctx?.oidc?.route,
+        clientId: ctx?.oidc?.client?.clientId,
+        error: err?.error ?? err?.name,
+        description: err?.error_description,
+        detail: err?.error_detail,
+      };
+      if (name === 'server_error' || (err?.status ?? 400) >= 500) logger.error({ ...fields, err }, 'provider error');
+      else logger.info(fields, 'provider refused a request');
+    });
+  }
+  provider.on('grant.success', (ctx) => {
+    logger.info({ clientId: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, accountId: ctx.oidc.account?.accountId }, 'tokens issued');
+  });
+}
