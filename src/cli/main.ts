@@ -10,6 +10,7 @@ commands:
   serve                 start the identity provider (default)
   check-config          validate the configuration and print every problem
   try-login USER        check a login end to end and show the claims (password from a prompt, or --stdin)
+  config-example        print an example config documenting every key
   help                  show this text
 
 options:
@@ -32,6 +33,11 @@ async function run(args: ParsedArgs): Promise<number> {
     case 'help':
       process.stdout.write(USAGE);
       return 0;
+    case 'config-example': {
+      const { renderExampleConfig } = await import('../config/example.js');
+      process.stdout.write(renderExampleConfig());
+      return 0;
+    }
     case 'check-config':
       return checkConfig(sources, production, process.stdout);
     case 'serve':

@@ -56,7 +56,13 @@ async function readOrCreate<T>(file: string, create: () => T, allowGenerate: boo
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     if (!allowGenerate) throw new Error(`no ${what} configured and generating one is refused in production`);
     const value = JSON.stringify(create(), null, 2);
-    await writeFile(file, value, { mode: 0o600, flag: 'wx' });
+    try {
+      await writeFile(file, value, { mode: 0o600, flag: 'wx' });
+    } catch (writeErr) {
+      // Another process sharing the data directory won the race: use its key.
+      if ((writeErr as NodeJS.ErrnoException).code === 'EEXIST') return { value: await readFile(file, 'utf8'), created: false };
+      throw writeErr;
+    }
     await chmod(file, 0o600);
     return { value, created: true };
   }
