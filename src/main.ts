@@ -17,6 +17,11 @@ import { logProviderEvents } from './oidc/events.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
 import { createProvider } from './oidc/provider.js';
 import { createGrantRevoker } from './oidc/revoke-grant.js';
+import { createGrantLiveness } from './kubernetes/grant-liveness.js';
+import { createPolicyStore, type PolicyStore } from './kubernetes/authz-policy.js';
+import { subjectAccessReviewRoutes } from './kubernetes/subject-access-review.js';
+import { tokenReviewRoutes } from './kubernetes/token-review.js';
+import { createTokenVerifier } from './kubernetes/token-verifier.js';
 import { packageRoot } from './paths.js';
 import { createStore } from './store/create-store.js';
 import { healthRoutes } from './web/health.js';
@@ -88,6 +93,33 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   logProviderEvents(provider, logger);
   revokeGrantsOnLogout(provider, createGrantRevoker(AdapterClass), logger);
 
+  const kube = config.kubernetes;
+  const kubeRoutes = [];
+  if (kube.webhook.enabled) {
+    const verifier = createTokenVerifier({
+      issuer: config.issuer,
+      audiences: [kube.clientId],
+      keys: () => keys.verification,
+      cacheMaxEntries: kube.webhook.cacheMaxEntries,
+      groupsClaim: kube.groupsClaim,
+    });
+    kubeRoutes.push(
+      tokenReviewRoutes({
+        path: kube.webhook.path,
+        verifier,
+        mapping: kube,
+        ...(kube.webhook.checkRevocation ? { revocation: createGrantLiveness(AdapterClass) } : {}),
+        logger,
+      }),
+    );
+  }
+  let policy: PolicyStore | undefined;
+  if (kube.authorization.enabled) {
+    if (!kube.authorization.policyFile) throw new Error('kubernetes.authorization.policyFile is required when the authorization webhook is enabled');
+    policy = await createPolicyStore(kube.authorization.policyFile, logger, { watch: true });
+    kubeRoutes.push(subjectAccessReviewRoutes({ path: kube.authorization.path, policy, logger }));
+  }
+
   let accepting = true;
   const firstParty = new Set(config.clients.filter((c) => c.firstParty).map((c) => c.client_id));
   const app = createApp({
@@ -105,6 +137,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
           { name: 'backend', check: () => backend.health() },
         ],
       }),
+      ...kubeRoutes,
       interactionRoutes({ provider, backend, resolver, renderer, logger, firstPartyClients: firstParty }),
     ],
   });
@@ -141,6 +174,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       timer.unref();
       await closed;
       clearTimeout(timer);
+      policy?.close();
       await backend.close();
       await directory.close();
       await store.close();

@@ -21,6 +21,8 @@ export interface ParsedArgs {
   stdin: boolean;
   /** Machine-readable output where a command supports it. */
   json: boolean;
+  /** kube-config: path of unixid's CA certificate as the apiserver will see it. */
+  caFile?: string;
   help: boolean;
 }
 
@@ -32,6 +34,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     help: { type: 'boolean', short: 'h' },
     stdin: { type: 'boolean' },
     json: { type: 'boolean' },
+    'ca-file': { type: 'string' },
     ...Object.fromEntries(Object.keys(CONFIG_FLAGS).map((k) => [k, { type: 'string' }])),
   } as const;
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -60,6 +63,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     flags,
     stdin: values.stdin === true,
     json: values.json === true,
+    ...(typeof values['ca-file'] === 'string' ? { caFile: values['ca-file'] } : {}),
     help: values.help === true,
   };
 }

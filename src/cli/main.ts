@@ -11,6 +11,9 @@ commands:
   check-config          validate the configuration and print every problem
   try-login USER        check a login end to end and show the claims (password from a prompt, or --stdin)
   config-example        print an example config documenting every key
+  kube-config [PART]    print apiserver flags, AuthenticationConfiguration, webhook kubeconfigs
+                        (PART: flags | authn-config | authn-config-v1beta1 | webhook-kubeconfig |
+                        authz-kubeconfig | authz-config | kubeconfig CLUSTER [GRANT [USER]])
   help                  show this text
 
 options:
@@ -24,6 +27,7 @@ options:
   --data-dir DIR        where generated keys live (UNIXID_DATA_DIR)
   --log-level LEVEL     log level (UNIXID_LOG_LEVEL)
   --set key.path=VALUE  set any config key (JSON values accepted), repeatable
+  --ca-file PATH        kube-config: where the apiserver finds unixid's CA certificate
 `;
 
 async function run(args: ParsedArgs): Promise<number> {
@@ -43,6 +47,10 @@ async function run(args: ParsedArgs): Promise<number> {
     case 'serve':
       await serve(await loadConfig(sources), { production });
       return -1; // keeps running; exits from its signal handlers
+    case 'kube-config': {
+      const { kubeConfig } = await import('./kube-config.js');
+      return kubeConfig(await loadConfig(sources), args, process.stdout, args.caFile ? { caFile: args.caFile } : {});
+    }
     case 'try-login': {
       const { tryLogin } = await import('./try-login.js');
       return tryLogin(await loadConfig(sources), args, { production });

@@ -52,8 +52,11 @@ function render(schema: z.ZodType, path: string[], indent: string, out: string[]
     const env = envFor.get(dotted);
     if (description) out.push(`${indent}# ${description}${env ? ` (env ${env})` : ''}`);
     if (defOf(core).type === 'object') {
-      out.push(`${indent}${key}:`);
+      const header = out.push(`${indent}${key}:`) - 1;
+      const start = out.length;
       render(core, [...path, key], `${indent}  `, out);
+      // A section whose keys are all unset would read as null; say it is an empty mapping.
+      if (out.slice(start).every((l) => l.trimStart().startsWith('#'))) out[header] = `${indent}${key}: {}`;
       continue;
     }
     if (value === undefined && optional) {

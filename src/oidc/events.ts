@@ -33,7 +33,8 @@ const ERROR_EVENTS = [
  */
 export function logProviderEvents(provider: Provider, logger: Logger): void {
   for (const name of ERROR_EVENTS) {
-    provider.on(name, (...args: unknown[]) => {
+    // The typings declare one overload per event; the handler below reads every one the same way.
+    (provider.on as (event: string, handler: (...args: unknown[]) => void) => Provider)(name, (...args: unknown[]) => {
       const err = args.find((a): a is ProviderError => a instanceof Error);
       const ctx = args[0] as { oidc?: { client?: { clientId?: string }; route?: string }; get?: (h: string) => string } | undefined;
       const fields = {
