@@ -25,6 +25,8 @@ import { createTokenVerifier } from './kubernetes/token-verifier.js';
 import { packageRoot } from './paths.js';
 import { createStore } from './store/create-store.js';
 import { healthRoutes } from './web/health.js';
+import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
+import { oobRoutes } from './web/oob.js';
 import { interactionRoutes } from './web/interactions.js';
 import { createProviderPages } from './web/provider-pages.js';
 import { createRenderer } from './web/render.js';
@@ -121,7 +123,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   }
 
   let accepting = true;
-  const firstParty = new Set(config.clients.filter((c) => c.firstParty).map((c) => c.client_id));
+  const firstParty = new Set([HOME_CLIENT_ID, ...config.clients.filter((c) => c.firstParty).map((c) => c.client_id)]);
   const app = createApp({
     provider,
     renderer,
@@ -139,6 +141,8 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       }),
       ...kubeRoutes,
       interactionRoutes({ provider, backend, resolver, renderer, logger, firstPartyClients: firstParty }),
+      homeRoutes({ provider, resolver, renderer, logger, issuer: config.issuer, kubernetes: kube }),
+      oobRoutes(renderer),
     ],
   });
 

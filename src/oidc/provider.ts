@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { ClientConfig } from '../config/sections/clients.js';
 import type { Config } from '../config/schema.js';
 import type { PrivateJwk } from '../keys/jwk.js';
+import { OOB_PATH } from '../kubernetes/kubeconfig.js';
+import { HOME_CALLBACK_PATH, HOME_CLIENT_ID } from '../web/home.js';
 import { SCOPE_CLAIMS, SCOPES } from './claims.js';
 import type { AccountResolver } from './find-account.js';
 import { createInteractionPolicy } from './interaction-policy.js';
@@ -31,6 +33,35 @@ export interface ProviderDeps {
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
+/** unixid's own home page as a public, first-party web client of the provider. */
+export function homeClientMetadata(issuer: string): ClientMetadata {
+  return {
+    client_id: HOME_CLIENT_ID,
+    client_name: 'unixid',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [`${issuer.replace(/\/$/, '')}${HOME_CALLBACK_PATH}`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    id_token_signed_response_alg: 'RS256',
+  };
+}
+
+/**
+ * kubelogin's authcode-keyboard mode needs a redirect URI that shows the code (<issuer>/oob); it is
+ * added to the Kubernetes client when the issuer allows it for a native client (https, or a
+ * loopback http issuer in development).
+ */
+export function withOobRedirect(client: ClientMetadata, issuer: string, kubernetesClientId: string): ClientMetadata {
+  if (client.client_id !== kubernetesClientId || !client.grant_types?.includes('authorization_code')) return client;
+  const url = new URL(issuer);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !loopback) return client;
+  const oob = `${issuer.replace(/\/$/, '')}${OOB_PATH}`;
+  const uris = client.redirect_uris ?? [];
+  return uris.includes(oob) ? client : { ...client, redirect_uris: [...uris, oob] };
+}
+
 /** Client metadata oidc-provider understands, from a configured client (firstParty is unixid's own). */
 export function toClientMetadata(client: ClientConfig): ClientMetadata {
   const { firstParty: _firstParty, client_name, client_secret, ...rest } = client;
@@ -55,7 +86,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const t = config.tokens;
   const configuration: Configuration = {
     adapter: withRefreshReuseGrace(deps.adapter, t.refreshReuseGraceSeconds),
-    clients: config.clients.map(toClientMetadata),
+    clients: [...config.clients.map((c) => withOobRedirect(toClientMetadata(c), config.issuer, config.kubernetes.clientId)), homeClientMetadata(config.issuer)],
     findAccount: (ctx, sub, token) => resolver.findAccount(ctx, sub, token as { kind?: string; grantId?: string } | undefined),
     jwks: { keys: deps.signingKeys as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
