@@ -21,7 +21,11 @@ import { createGrantLiveness } from './kubernetes/grant-liveness.js';
 import { createPolicyStore, type PolicyStore } from './kubernetes/authz-policy.js';
 import { subjectAccessReviewRoutes } from './kubernetes/subject-access-review.js';
 import { tokenReviewRoutes } from './kubernetes/token-review.js';
+import { basicTokenRoutes } from './kubernetes/basic-token.js';
 import { createTokenVerifier } from './kubernetes/token-verifier.js';
+import { createIdTokenSigner } from './keys/id-token-signer.js';
+import { registerPasswordGrant } from './oidc/password-grant.js';
+import { type PasswordCheckDeps } from './web/password-check.js';
 import { packageRoot } from './paths.js';
 import { createStore } from './store/create-store.js';
 import { healthRoutes } from './web/health.js';
@@ -122,6 +126,25 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     kubeRoutes.push(subjectAccessReviewRoutes({ path: kube.authorization.path, policy, logger }));
   }
 
+  const passwords: PasswordCheckDeps = { backend, logger };
+  if (kube.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
+  if (kube.basicAuthToken.enabled) {
+    kubeRoutes.push(
+      basicTokenRoutes({
+        path: kube.basicAuthToken.path,
+        issuer: config.issuer,
+        clientId: kube.clientId,
+        defaultSeconds: Math.min(config.tokens.idTokenSeconds, kube.basicAuthToken.maxSeconds),
+        maxSeconds: kube.basicAuthToken.maxSeconds,
+        provider,
+        passwords,
+        resolver,
+        signer: createIdTokenSigner(() => keys.signing),
+        logger,
+      }),
+    );
+  }
+
   let accepting = true;
   const firstParty = new Set([HOME_CLIENT_ID, ...config.clients.filter((c) => c.firstParty).map((c) => c.client_id)]);
   const app = createApp({
@@ -140,7 +163,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
         ],
       }),
       ...kubeRoutes,
-      interactionRoutes({ provider, backend, resolver, renderer, logger, firstPartyClients: firstParty }),
+      interactionRoutes({ provider, passwords, resolver, renderer, logger, firstPartyClients: firstParty }),
       homeRoutes({ provider, resolver, renderer, logger, issuer: config.issuer, kubernetes: kube }),
       oobRoutes(renderer),
     ],

@@ -50,6 +50,11 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: 'required unless token_endpoint_auth_method is none' });
       }
     });
+    cfg.clients.forEach((c, i) => {
+      if (c.grant_types.includes('password') && !cfg.kubernetes.passwordGrant) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: "lists 'password' but kubernetes.passwordGrant is false" });
+      }
+    });
     if (cfg.backend.type === 'ldap' && cfg.ldap.urls.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['ldap', 'urls'], message: 'at least one URL is required when backend.type is ldap' });
     }

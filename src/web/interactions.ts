@@ -1,25 +1,21 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { CredentialBackend } from '../backends/types.js';
-import { BackendUnavailableError, UnixidError } from '../errors.js';
+import { UnixidError } from '../errors.js';
 import type { AccountResolver } from '../oidc/find-account.js';
-import type { LoginGate } from './login-gate.js';
-import { GENERIC_LOGIN_FAILURE, loginFailureMessage } from './login-messages.js';
+import { GENERIC_LOGIN_FAILURE } from './login-messages.js';
+import { checkPassword, type PasswordCheckDeps } from './password-check.js';
 import type { Renderer } from './render.js';
 
 export interface InteractionDeps {
   provider: Provider;
-  backend: CredentialBackend;
+  /** The throttled path to the credential backend, shared with the password grant. */
+  passwords: PasswordCheckDeps;
   resolver: AccountResolver;
   renderer: Renderer;
   logger: Logger;
   /** Client ids whose consent is implied (configured first-party clients). */
   firstPartyClients: ReadonlySet<string>;
-  /** Brute-force protection in front of the backend; absent means none. */
-  gate?: LoginGate;
-  /** Called after every login attempt (metrics/audit hook). */
-  onLogin?: (event: { username: string; clientId: string; ip: string; backend: string; outcome: string; reason?: string }) => void;
 }
 
 const MAX_FIELD = 4096 + 1024;
@@ -102,61 +98,37 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   });
 
   router.post('/interaction/:uid/login', form, async (req: Request, res: Response, next: NextFunction) => {
-    let details: Details;
     try {
-      details = await provider.interactionDetails(req, res);
-    } catch (err) {
-      return next(err);
-    }
-    const clientId = String(details.params.client_id);
-    const ip = req.ip ?? '';
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const username = typeof body.username === 'string' ? body.username : '';
-    const password = typeof body.password === 'string' ? body.password : '';
-    try {
+      const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'login') throw new UnixidError('BAD_REQUEST', `login posted while prompt is ${details.prompt.name}`);
+      const clientId = String(details.params.client_id);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const username = typeof body.username === 'string' ? body.username : '';
+      const password = typeof body.password === 'string' ? body.password : '';
+      const keep = username.slice(0, 256);
       if (!username || !password || username.length > MAX_FIELD || password.length > MAX_FIELD) {
-        logger.info({ reqId: res.locals.requestId, ip, clientId }, 'login form incomplete or oversized');
-        return await showLogin(res, details, { error: 'Enter your username and password.', username: username.slice(0, 256) }, 400);
+        logger.info({ reqId: res.locals.requestId, ip: req.ip, clientId }, 'login form incomplete or oversized');
+        return await showLogin(res, details, { error: 'Enter your username and password.', username: keep }, 400);
       }
-      const gate = deps.gate ? await deps.gate.check(username, ip) : { allowed: true as const };
-      if (!gate.allowed) {
-        deps.onLogin?.({ username, clientId, ip, backend: deps.backend.type, outcome: 'throttled' });
-        logger.warn({ reqId: res.locals.requestId, username, ip, clientId, retryAfter: gate.retryAfterSeconds }, 'login throttled');
-        res.set('Retry-After', String(gate.retryAfterSeconds));
-        return await showLogin(res, details, { error: GENERIC_LOGIN_FAILURE, username: username.slice(0, 256) }, 429);
+      const check = await checkPassword(deps.passwords, { username, password, ip: req.ip ?? '', clientId, via: 'form', requestId: res.locals.requestId });
+      if (!check.ok) {
+        if (check.kind === 'unavailable') {
+          res.set('Retry-After', '5');
+          return await page(res, renderer, 'unavailable', { title: 'Temporarily unavailable', message: check.message }, 503);
+        }
+        if (check.kind === 'throttled') {
+          // The same words as a wrong password: the page must not confirm that the account exists.
+          res.set('Retry-After', String(check.retryAfterSeconds));
+          return await showLogin(res, details, { error: GENERIC_LOGIN_FAILURE, username: keep }, 429);
+        }
+        return await showLogin(res, details, { error: check.message, username: keep }, 401);
       }
-      const secret = Buffer.from(password, 'utf8');
-      let result;
-      try {
-        result = await deps.backend.login(username, secret, { remoteAddress: ip, requestId: res.locals.requestId });
-      } finally {
-        secret.fill(0);
-      }
-      if (!result.ok) {
-        await deps.gate?.failed(username, ip);
-        deps.onLogin?.({ username, clientId, ip, backend: deps.backend.type, outcome: 'failure', reason: result.reason });
-        logger.info({ reqId: res.locals.requestId, username, ip, clientId, backend: deps.backend.type, reason: result.reason, detail: result.detail }, 'login failed');
-        return await showLogin(res, details, { error: loginFailureMessage(result.reason), username: username.slice(0, 256) }, 401);
-      }
-      await deps.gate?.succeeded(username, ip);
-      const { identity } = result;
+      const { identity } = check;
       await deps.resolver.rememberLogin(identity);
-      deps.onLogin?.({ username: identity.username, clientId, ip, backend: identity.backend, outcome: 'success' });
-      logger.info(
-        { reqId: res.locals.requestId, username: identity.username, sub: identity.subject, ip, clientId, backend: identity.backend, groups: identity.groups.length },
-        'login succeeded',
-      );
       const outcome: Record<string, unknown> = { login: { accountId: identity.subject, remember: true } };
       if (deps.firstPartyClients.has(clientId)) outcome.consent = { grantId: await impliedGrant(details, identity.subject) };
       return await provider.interactionFinished(req, res, outcome, { mergeWithLastSubmission: false });
     } catch (err) {
-      if (err instanceof BackendUnavailableError) {
-        deps.onLogin?.({ username, clientId, ip, backend: deps.backend.type, outcome: 'unavailable' });
-        logger.error({ reqId: res.locals.requestId, username, ip, clientId, err: err.detail }, 'login backend unavailable');
-        res.set('Retry-After', '5');
-        return page(res, renderer, 'unavailable', { title: 'Temporarily unavailable', message: err.message }, 503).catch(next);
-      }
       return next(err);
     }
   });

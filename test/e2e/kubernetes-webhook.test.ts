@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { approveDevice, kubeloginClient, kubeloginLogin } from '../harness/oidc-flows.js';
+import { approveDevice, exchangeCode, kubeloginClient, kubeloginLogin, submitLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
@@ -36,7 +36,23 @@ describe('Kubernetes TokenReview webhook with real flows', () => {
       dir: tmp.dir,
       redisUrl: redis.url,
       env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
-      configYaml: 'kubernetes:\n  groupsPrefix: "unix:"\n  webhook:\n    checkRevocation: true\n',
+      configYaml: [
+        'kubernetes:',
+        '  groupsPrefix: "unix:"',
+        '  passwordGrant: true',
+        '  basicAuthToken:',
+        '    enabled: true',
+        '    maxSeconds: 600',
+        '  webhook:',
+        '    checkRevocation: true',
+        'clients:',
+        '  - client_id: kubernetes',
+        '    application_type: native',
+        '    token_endpoint_auth_method: none',
+        '    redirect_uris: ["http://localhost", "http://127.0.0.1"]',
+        '    grant_types: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code", password]',
+        '',
+      ].join('\n'),
     });
     config = await kubeloginClient(server.issuer);
   });
@@ -88,6 +104,68 @@ describe('Kubernetes TokenReview webhook with real flows', () => {
     assert.equal(after.status, 200);
     assert.equal(after.body.status.authenticated, false);
     assert.equal(after.body.status.error, undefined, 'a plain "no", which the apiserver may cache');
+  });
+
+  it('kubelogin authcode-keyboard: the code page shows a code that the terminal exchanges', async () => {
+    const browser = new Browser();
+    const redirectUri = `${server.issuer}/oob`;
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state: oidc.randomState(),
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const login = await browser.follow(url.href);
+    const shown = await submitLogin(browser, login, alice.name, alice.password);
+    assert.equal(shown.status, 200, shown.body.slice(0, 300));
+    const code = /id="code"[^>]*value="([^"]+)"/.exec(shown.body)?.[1];
+    assert.ok(code, 'the page shows the code');
+    const tokens = await exchangeCode(config, code, verifier, redirectUri);
+    assert.equal((await tokenReview(`${server.url}/authenticate`, tokens.id_token!)).body.status.authenticated, true);
+  });
+
+  it('kubelogin password mode: grant_type=password returns an ID token that passes the webhook, and a refresh token', async () => {
+    const res = await fetch(config.serverMetadata().token_endpoint!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', username: alice.name, password: alice.password, scope: 'openid', client_id: 'kubernetes' }),
+    });
+    const body = (await res.json()) as { id_token?: string; refresh_token?: string };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.ok(body.id_token);
+    const claims = await verifyLikeApiserver(body.id_token, server.issuer);
+    assert.equal(claims.preferred_username, 'alice');
+    assert.equal((await tokenReview(`${server.url}/authenticate`, body.id_token)).body.status.authenticated, true);
+    const refreshed = await oidc.refreshTokenGrant(config, body.refresh_token!);
+    assert.equal((await tokenReview(`${server.url}/authenticate`, refreshed.id_token!)).body.status.authenticated, true);
+
+    const wrong = await fetch(config.serverMetadata().token_endpoint!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', username: alice.name, password: 'nope', client_id: 'kubernetes' }),
+    });
+    assert.equal(wrong.status, 400);
+    assert.equal(((await wrong.json()) as { error: string }).error, 'invalid_grant');
+  });
+
+  it('pam_hook style: curl -u alice /token returns a token (lifetime capped), accepted by the webhook', async () => {
+    const auth = `Basic ${Buffer.from(`${alice.name}:${alice.password}`).toString('base64')}`;
+    const res = await fetch(`${server.url}/token?expires_in=99999`, { headers: { authorization: auth } });
+    assert.equal(res.status, 200);
+    const token = (await res.text()).trim();
+    const claims = await verifyLikeApiserver(token, server.issuer);
+    assert.equal(Number(claims.exp) - Number(claims.iat), 600, 'capped at maxSeconds');
+    assert.equal((await tokenReview(`${server.url}/authenticate`, token)).body.status.authenticated, true);
+    const short = await fetch(`${server.url}/token?expires_in=60`, { headers: { authorization: auth, accept: 'application/json' } });
+    const json = (await short.json()) as { id_token: string; expires_in: number };
+    assert.equal(json.expires_in, 60);
+    const denied = await fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from('alice:wrong').toString('base64')}` } });
+    assert.equal(denied.status, 401);
+    assert.match(denied.headers.get('www-authenticate') ?? '', /Basic/);
+    const none = await fetch(`${server.url}/token`);
+    assert.equal(none.status, 401);
   });
 
   it('answers foreign and broken tokens with authenticated:false, and malformed bodies with 400', async () => {

@@ -1,0 +1,95 @@
+import type { Logger } from 'pino';
+import type { CredentialBackend } from '../backends/types.js';
+import { BackendUnavailableError } from '../errors.js';
+import type { Identity } from '../identity.js';
+import type { LoginGate } from './login-gate.js';
+import { loginFailureMessage } from './login-messages.js';
+
+/** One login attempt, as the audit and metrics hooks see it. */
+export interface LoginEvent {
+  username: string;
+  clientId: string;
+  ip: string;
+  backend: string;
+  outcome: 'success' | 'failure' | 'throttled' | 'unavailable';
+  reason?: string;
+  /** Which door the attempt came through: form, password grant, basic-auth token. */
+  via: string;
+}
+
+export interface PasswordCheckDeps {
+  backend: CredentialBackend;
+  logger: Logger;
+  gate?: LoginGate;
+  onLogin?: (event: LoginEvent) => void;
+}
+
+export interface Attempt {
+  username: string;
+  password: string;
+  ip: string;
+  clientId: string;
+  via: string;
+  requestId?: string;
+}
+
+export type PasswordCheck =
+  | { ok: true; identity: Identity }
+  | { ok: false; kind: 'throttled'; retryAfterSeconds: number }
+  | { ok: false; kind: 'refused'; message: string }
+  | { ok: false; kind: 'unavailable'; message: string };
+
+/**
+ * The one path every password takes, whatever door it came through: throttle first (a throttled
+ * attempt never reaches PAM or LDAP), then the backend, then the throttle's bookkeeping, a log line
+ * and the login event. Never throws for a refusal; the password copy is wiped after use.
+ */
+export async function checkPassword(deps: PasswordCheckDeps, attempt: Attempt): Promise<PasswordCheck> {
+  const { backend, logger } = deps;
+  const { username, ip, clientId, via } = attempt;
+  const base = { reqId: attempt.requestId, username, ip, clientId, backend: backend.type, via };
+  const event = (outcome: LoginEvent['outcome'], reason?: string) =>
+    deps.onLogin?.({ username, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
+
+  if (deps.gate) {
+    let gate;
+    try {
+      gate = await deps.gate.check(username, ip);
+    } catch (err) {
+      // Fail closed: without the shared counters nobody may guess passwords.
+      logger.error({ ...base, err: (err as Error).message }, 'login throttle unavailable');
+      event('unavailable', 'throttle_unavailable');
+      return { ok: false, kind: 'unavailable', message: 'Login is temporarily unavailable. Please try again in a moment.' };
+    }
+    if (!gate.allowed) {
+      logger.warn({ ...base, retryAfter: gate.retryAfterSeconds }, 'login throttled');
+      event('throttled');
+      return { ok: false, kind: 'throttled', retryAfterSeconds: gate.retryAfterSeconds };
+    }
+  }
+
+  const secret = Buffer.from(attempt.password, 'utf8');
+  let result;
+  try {
+    result = await backend.login(username, secret, { remoteAddress: ip, ...(attempt.requestId ? { requestId: attempt.requestId } : {}) });
+  } catch (err) {
+    if (!(err instanceof BackendUnavailableError)) throw err;
+    logger.error({ ...base, err: err.detail }, 'login backend unavailable');
+    event('unavailable', 'backend_unavailable');
+    return { ok: false, kind: 'unavailable', message: err.message };
+  } finally {
+    secret.fill(0);
+  }
+
+  if (!result.ok) {
+    await deps.gate?.failed(username, ip).catch((err: Error) => logger.error({ ...base, err: err.message }, 'could not count a failed login'));
+    logger.info({ ...base, reason: result.reason, detail: result.detail }, 'login failed');
+    event('failure', result.reason);
+    return { ok: false, kind: 'refused', message: loginFailureMessage(result.reason) };
+  }
+  await deps.gate?.succeeded(username, ip).catch((err: Error) => logger.error({ ...base, err: err.message }, 'could not reset the login counter'));
+  const { identity } = result;
+  logger.info({ ...base, username: identity.username, sub: identity.subject, backend: identity.backend, groups: identity.groups.length }, 'login succeeded');
+  deps.onLogin?.({ username: identity.username, clientId, ip, backend: identity.backend, outcome: 'success', via });
+  return { ok: true, identity };
+}
