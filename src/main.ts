@@ -13,6 +13,7 @@ import { loadKeys } from './keys/load-keys.js';
 import { createLogger } from './logging/logger.js';
 import { createAccountStore } from './oidc/account-store.js';
 import { createAccountResolver } from './oidc/find-account.js';
+import { createRevocationList } from './oidc/revocations.js';
 import { logProviderEvents } from './oidc/events.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
 import { createProvider } from './oidc/provider.js';
@@ -77,9 +78,11 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const directory = createDirectory(config.nss, logger);
   const backend = await createBackend(config, { directory, groupFilter, logger });
 
-  const accounts = createAccountStore(new AdapterClass('Account'));
+  const accounts = createAccountStore(AdapterClass);
+  const revocations = createRevocationList(AdapterClass, config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds);
   const resolver = createAccountResolver({
     accounts,
+    revocations,
     backends: new Map([[backend.type, backend]]),
     logger,
     accountTtlSeconds: config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds,
@@ -114,7 +117,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
         path: kube.webhook.path,
         verifier,
         mapping: kube,
-        ...(kube.webhook.checkRevocation ? { revocation: createGrantLiveness(AdapterClass) } : {}),
+        ...(kube.webhook.checkRevocation ? { revocation: createGrantLiveness(AdapterClass, Date.now, revocations) } : {}),
         logger,
       }),
     );

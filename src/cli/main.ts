@@ -14,6 +14,7 @@ commands:
   kube-config [PART]    print apiserver flags, AuthenticationConfiguration, webhook kubeconfigs
                         (PART: flags | authn-config | authn-config-v1beta1 | webhook-kubeconfig |
                         authz-kubeconfig | authz-config | kubeconfig CLUSTER [GRANT [USER]])
+  revoke USER           end every session and token of a user (all replicas, needs Redis)
   help                  show this text
 
 options:
@@ -50,6 +51,10 @@ async function run(args: ParsedArgs): Promise<number> {
     case 'kube-config': {
       const { kubeConfig } = await import('./kube-config.js');
       return kubeConfig(await loadConfig(sources), args, process.stdout, args.caFile ? { caFile: args.caFile } : {});
+    }
+    case 'revoke': {
+      const { revoke } = await import('./revoke.js');
+      return revoke(await loadConfig(sources), args, process.stdout);
     }
     case 'try-login': {
       const { tryLogin } = await import('./try-login.js');

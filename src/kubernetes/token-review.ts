@@ -152,7 +152,9 @@ export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
       if (typeof grantId !== 'string' || grantId === '') return reject('token has no grant_id', 'info', { sub: verified.claims.sub });
       let alive: boolean;
       try {
-        alive = await withTimeout(deps.revocation.isAlive(grantId), timeoutMs);
+        const { sub, iat } = verified.claims;
+        const issued = typeof sub === 'string' && typeof iat === 'number' ? { sub, iat } : undefined;
+        alive = await withTimeout(deps.revocation.isAlive(grantId, issued), timeoutMs);
       } catch (err) {
         // Fail closed, but as an *uncached* 200: a 5xx would be retried 5 times with backoff on every
         // kubectl request while the store is down, and only ends in a 401 anyway (CONTRACTS §2.5);

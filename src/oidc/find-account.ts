@@ -6,10 +6,13 @@ import { UnixidError } from '../errors.js';
 import type { Identity } from '../identity.js';
 import { accountRefOf } from '../identity.js';
 import type { AccountStore } from './account-store.js';
+import type { RevocationList } from './revocations.js';
 import { claimsOf } from './claims.js';
 
 export interface FindAccountDeps {
   accounts: AccountStore;
+  /** Admin revocations: anything issued to a subject before its revocation is refused. */
+  revocations?: RevocationList;
   /** Backends by type; an account is re-checked by the backend that logged it in. */
   backends: ReadonlyMap<string, CredentialBackend>;
   logger: Logger;
@@ -22,8 +25,16 @@ export interface FindAccountDeps {
   onRefreshDenied?: (subject: string, username: string, reason: string) => void;
 }
 
+/** What findAccount is asked about: a token or session, its kind, its grant and when it was issued. */
+export interface IssuedThing {
+  kind?: string;
+  grantId?: string;
+  /** Issued-at, seconds; compared with admin revocations. */
+  iat?: number;
+}
+
 export interface AccountResolver {
-  findAccount(ctx: KoaContextWithOIDC, sub: string, token?: { kind?: string; grantId?: string }): Promise<Account | undefined>;
+  findAccount(ctx: KoaContextWithOIDC, sub: string, token?: IssuedThing): Promise<Account | undefined>;
   /** Remember an identity that just logged in, so the code exchange that follows does not re-check it at once. */
   rememberLogin(identity: Identity): Promise<void>;
   /** Drop cached knowledge of a subject (admin revoke). */
@@ -76,7 +87,13 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
     }
   }
 
-  async function resolve(sub: string, kind: string | undefined, grantId: string | undefined, ctx: KoaContextWithOIDC): Promise<Account | undefined> {
+  async function resolve(sub: string, token: IssuedThing | undefined, ctx: KoaContextWithOIDC): Promise<Account | undefined> {
+    const kind = token?.kind;
+    const grantId = token?.grantId;
+    if (deps.revocations && typeof token?.iat === 'number' && (await deps.revocations.isRevoked(sub, token.iat))) {
+      deps.logger.info({ sub, kind }, 'refused: revoked by an administrator');
+      return undefined;
+    }
     const mustRecheck = kind === 'RefreshToken';
     const cached = recent.get(sub);
     if (!mustRecheck && cached && cached.until > now()) return toAccount(cached.identity, grantId);
@@ -117,10 +134,10 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
         memo = new Map();
         perRequest.set(ctx, memo);
       }
-      const key = `${token?.kind ?? ''}:${token?.grantId ?? ''}:${sub}`;
+      const key = `${token?.kind ?? ''}:${token?.grantId ?? ''}:${token?.iat ?? ''}:${sub}`;
       let pending = memo.get(key);
       if (!pending) {
-        pending = resolve(sub, token?.kind, token?.grantId, ctx);
+        pending = resolve(sub, token, ctx);
         memo.set(key, pending);
       }
       return pending;

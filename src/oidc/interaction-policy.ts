@@ -14,9 +14,11 @@ export function createInteractionPolicy(resolver: AccountResolver): interactionP
   if (!login) throw new Error('oidc-provider base policy has no login prompt');
   login.checks.add(
     new Check('account_no_longer_valid', 'the account of this session is no longer allowed to log in', async (ctx: KoaContextWithOIDC) => {
-      const accountId = ctx.oidc.session?.accountId;
+      const session = ctx.oidc.session;
+      const accountId = session?.accountId;
       if (!accountId || ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      const account = await resolver.findAccount(ctx, accountId);
+      const loginTs = (session as unknown as { loginTs?: number }).loginTs;
+      const account = await resolver.findAccount(ctx, accountId, { kind: 'Session', ...(typeof loginTs === 'number' ? { iat: loginTs } : {}) });
       return account ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );

@@ -7,7 +7,7 @@ import type { PrivateJwk } from '../keys/jwk.js';
 import { OOB_PATH } from '../kubernetes/kubeconfig.js';
 import { HOME_CALLBACK_PATH, HOME_CLIENT_ID } from '../web/home.js';
 import { SCOPE_CLAIMS, SCOPES } from './claims.js';
-import type { AccountResolver } from './find-account.js';
+import type { AccountResolver, IssuedThing } from './find-account.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { withRefreshReuseGrace } from './refresh-reuse-grace.js';
 
@@ -87,7 +87,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: withRefreshReuseGrace(deps.adapter, t.refreshReuseGraceSeconds),
     clients: [...config.clients.map((c) => withOobRedirect(toClientMetadata(c), config.issuer, config.kubernetes.clientId)), homeClientMetadata(config.issuer)],
-    findAccount: (ctx, sub, token) => resolver.findAccount(ctx, sub, token as { kind?: string; grantId?: string } | undefined),
+    findAccount: (ctx, sub, token) => resolver.findAccount(ctx, sub, token as IssuedThing | undefined),
     jwks: { keys: deps.signingKeys as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,

@@ -1,16 +1,22 @@
 // Tokens from real kubelogin-shaped flows, sent to unixid's TokenReview webhook exactly as
 // kube-apiserver sends them; with revocation checking on, logout takes effect at once.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { approveDevice, exchangeCode, kubeloginClient, kubeloginLogin, submitLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
+import { approveDevice, exchangeCode, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
 
 const alice = USERS[0]!;
+const bob = USERS[1]!;
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** POST a TokenReview the way kube-apiserver does (with its metadata/status stubs). */
 export async function tokenReview(url: string, token: string, apiVersion = 'authentication.k8s.io/v1', audiences?: string[]) {
@@ -166,6 +172,27 @@ describe('Kubernetes TokenReview webhook with real flows', () => {
     assert.match(denied.headers.get('www-authenticate') ?? '', /Basic/);
     const none = await fetch(`${server.url}/token`);
     assert.equal(none.status, 401);
+  });
+
+  it('unixid revoke USER ends sessions, refresh tokens and (at the webhook) ID tokens; a new login works', async () => {
+    const browser = new Browser();
+    const { tokens } = await kubeloginLogin(config, browser, bob.name, bob.password);
+    assert.equal((await tokenReview(`${server.url}/authenticate`, tokens.id_token!)).body.status.authenticated, true);
+    // Tokens issued in the same second as the revocation count as revoked; step past it.
+    await new Promise((r) => setTimeout(r, 1100));
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, 'revoke', 'bob', '--redis-url', redis.url], { timeout: 30_000 });
+    assert.match(stdout, /revoked every session and token of bob/);
+    await new Promise((r) => setTimeout(r, 1100));
+
+    assert.equal((await tokenReview(`${server.url}/authenticate`, tokens.id_token!)).body.status.authenticated, false, 'ID token refused');
+    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (err: unknown) => (err as { error?: string }).error === 'invalid_grant');
+    const again = await startKubeloginAuthorize(config, browser);
+    assert.match(again.page.body, /name="password"/, 'the browser session is gone: login page again');
+
+    const fresh = await kubeloginLogin(config, new Browser(), bob.name, bob.password);
+    assert.equal((await tokenReview(`${server.url}/authenticate`, fresh.tokens.id_token!)).body.status.authenticated, true, 'a new login works');
+    const unknown = await run(process.execPath, ['--import', 'tsx', CLI, 'revoke', 'nobody-here', '--redis-url', redis.url]).catch((e: { code: number }) => e);
+    assert.equal((unknown as { code: number }).code, 1);
   });
 
   it('answers foreign and broken tokens with authenticated:false, and malformed bodies with 400', async () => {
