@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Adapter } from 'oidc-provider';
+import type { Adapter, Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createBackend } from './backends/registry.js';
@@ -17,6 +17,8 @@ import { createRevocationList } from './oidc/revocations.js';
 import { logProviderEvents } from './oidc/events.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
 import { createProvider } from './oidc/provider.js';
+import { createProviderRef } from './oidc/provider-ref.js';
+import type { PrivateJwk } from './keys/jwk.js';
 import { createGrantRevoker } from './oidc/revoke-grant.js';
 import { createGrantLiveness } from './kubernetes/grant-liveness.js';
 import { createPolicyStore, type PolicyStore } from './kubernetes/authz-policy.js';
@@ -90,19 +92,19 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   });
 
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });
-  const provider = createProvider({
-    config,
-    adapter: AdapterClass,
-    signingKeys: keys.signing,
-    cookieKeys: keys.cookieKeys,
-    resolver,
-    pages: createProviderPages(renderer, logger),
-    logger,
-  });
-  logProviderEvents(provider, logger);
-  revokeGrantsOnLogout(provider, createGrantRevoker(AdapterClass), logger);
-
   const kube = config.kubernetes;
+  const passwords: PasswordCheckDeps = { backend, logger };
+  const revokeGrant = createGrantRevoker(AdapterClass);
+  /** One provider instance for a set of signing keys, with everything unixid hangs on it. */
+  const buildProvider = (signingKeys: PrivateJwk[]): Provider => {
+    const provider = createProvider({ config, adapter: AdapterClass, signingKeys, cookieKeys: keys.cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
+    logProviderEvents(provider, logger);
+    revokeGrantsOnLogout(provider, revokeGrant, logger);
+    if (kube.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
+    return provider;
+  };
+  const provider = createProviderRef(buildProvider(keys.signing));
+
   const kubeRoutes = [];
   if (kube.webhook.enabled) {
     const verifier = createTokenVerifier({
@@ -129,8 +131,6 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     kubeRoutes.push(subjectAccessReviewRoutes({ path: kube.authorization.path, policy, logger }));
   }
 
-  const passwords: PasswordCheckDeps = { backend, logger };
-  if (kube.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
   if (kube.basicAuthToken.enabled) {
     kubeRoutes.push(
       basicTokenRoutes({

@@ -1,8 +1,8 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import type { Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { IdTokenSigner } from '../keys/id-token-signer.js';
 import type { AccountResolver } from '../oidc/find-account.js';
+import type { ProviderRef } from '../oidc/provider-ref.js';
 import { claimsOf } from '../oidc/claims.js';
 import { checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
 
@@ -14,7 +14,7 @@ export interface BasicTokenDeps {
   /** Default and longest lifetime a caller may ask for with ?expires_in=. */
   defaultSeconds: number;
   maxSeconds: number;
-  provider: Provider;
+  provider: ProviderRef;
   passwords: PasswordCheckDeps;
   resolver: AccountResolver;
   signer: IdTokenSigner;
@@ -67,7 +67,7 @@ export function basicTokenRoutes(deps: BasicTokenDeps): Router {
       }
       const { identity } = check;
       await deps.resolver.rememberLogin(identity);
-      const grant = new deps.provider.Grant({ accountId: identity.subject, clientId: deps.clientId });
+      const grant = new deps.provider.current.Grant({ accountId: identity.subject, clientId: deps.clientId });
       grant.addOIDCScope('openid');
       const grantId = await grant.save();
       const iat = Math.floor(now() / 1000);

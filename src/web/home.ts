@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { KubernetesConfig } from '../config/sections/kubernetes.js';
 import { readClusterCa, renderUserKubeconfig } from '../kubernetes/kubeconfig.js';
 import { mapUser } from '../kubernetes/token-review.js';
 import type { AccountResolver } from '../oidc/find-account.js';
+import type { ProviderRef } from '../oidc/provider-ref.js';
 import type { Renderer } from './render.js';
 
 /** The client id of unixid's own home page; registered by the provider, first-party. */
@@ -13,7 +14,7 @@ export const HOME_CLIENT_ID = 'unixid-home';
 export const HOME_CALLBACK_PATH = '/callback';
 
 export interface HomeDeps {
-  provider: Provider;
+  provider: ProviderRef;
   resolver: AccountResolver;
   renderer: Renderer;
   logger: Logger;
@@ -42,8 +43,9 @@ export function homeRoutes(deps: HomeDeps): Router {
 
   /** The logged-in viewer of this browser, or undefined (no session, or the account is no longer valid). */
   async function viewer(req: Request, res: Response): Promise<Viewer | undefined> {
-    const ctx = deps.provider.createContext(req, res) as unknown as KoaContextWithOIDC;
-    const session = await deps.provider.Session.get(ctx);
+    const provider = deps.provider.current;
+    const ctx = provider.createContext(req, res) as unknown as KoaContextWithOIDC;
+    const session = await provider.Session.get(ctx);
     const accountId = session.accountId;
     if (!accountId || !session.authorizations?.[HOME_CLIENT_ID]) return undefined;
     const account = await deps.resolver.findAccount(ctx, accountId);

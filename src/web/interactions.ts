@@ -1,5 +1,6 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Provider } from 'oidc-provider';
+import type { ProviderRef } from '../oidc/provider-ref.js';
 import type { Logger } from 'pino';
 import { UnixidError } from '../errors.js';
 import type { AccountResolver } from '../oidc/find-account.js';
@@ -8,7 +9,7 @@ import { checkPassword, type PasswordCheckDeps } from './password-check.js';
 import type { Renderer } from './render.js';
 
 export interface InteractionDeps {
-  provider: Provider;
+  provider: ProviderRef;
   /** The throttled path to the credential backend, shared with the password grant. */
   passwords: PasswordCheckDeps;
   resolver: AccountResolver;
@@ -33,17 +34,18 @@ async function page(res: Response, renderer: Renderer, view: string, locals: Rec
  * consent (implied for first-party clients) and abort.
  */
 export function interactionRoutes(deps: InteractionDeps): Router {
-  const { provider, renderer, logger } = deps;
+  const { renderer, logger } = deps;
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 });
 
   async function clientName(clientId: string): Promise<string> {
-    const client = await provider.Client.find(clientId);
+    const client = await deps.provider.current.Client.find(clientId);
     return client?.clientName ?? clientId;
   }
 
   /** A grant holding everything the authorization request asked for (first-party clients only). */
   async function impliedGrant(details: Details, accountId: string): Promise<string> {
+    const provider = deps.provider.current;
     const clientId = String(details.params.client_id);
     const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
     const g = grant ?? new provider.Grant({ accountId, clientId });
@@ -71,7 +73,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.get('/interaction/:uid', async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const details = await provider.interactionDetails(req, res);
+      const details = await deps.provider.current.interactionDetails(req, res);
       const clientId = String(details.params.client_id);
       if (details.prompt.name === 'login') {
         const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 256) : undefined;
@@ -81,7 +83,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         const accountId = details.session?.accountId;
         if (accountId && deps.firstPartyClients.has(clientId)) {
           const grantId = await impliedGrant(details, accountId);
-          return await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+          return await deps.provider.current.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
         }
         const missing = details.prompt.details as { missingOIDCScope?: string[] };
         return await page(res, renderer, 'consent', {
@@ -99,7 +101,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/login', form, async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const details = await provider.interactionDetails(req, res);
+      const details = await deps.provider.current.interactionDetails(req, res);
       if (details.prompt.name !== 'login') throw new UnixidError('BAD_REQUEST', `login posted while prompt is ${details.prompt.name}`);
       const clientId = String(details.params.client_id);
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -127,7 +129,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await deps.resolver.rememberLogin(identity);
       const outcome: Record<string, unknown> = { login: { accountId: identity.subject, remember: true } };
       if (deps.firstPartyClients.has(clientId)) outcome.consent = { grantId: await impliedGrant(details, identity.subject) };
-      return await provider.interactionFinished(req, res, outcome, { mergeWithLastSubmission: false });
+      return await deps.provider.current.interactionFinished(req, res, outcome, { mergeWithLastSubmission: false });
     } catch (err) {
       return next(err);
     }
@@ -135,15 +137,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/confirm', form, async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const details = await provider.interactionDetails(req, res);
+      const details = await deps.provider.current.interactionDetails(req, res);
       const accountId = details.session?.accountId;
       if (details.prompt.name !== 'consent' || !accountId) throw new UnixidError('BAD_REQUEST', 'consent posted out of order');
       const body = (req.body ?? {}) as Record<string, unknown>;
       if (body.decision !== 'allow') {
-        return await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user refused access' }, { mergeWithLastSubmission: false });
+        return await deps.provider.current.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user refused access' }, { mergeWithLastSubmission: false });
       }
       const grantId = await impliedGrant(details, accountId);
-      return await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      return await deps.provider.current.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     } catch (err) {
       next(err);
     }
@@ -151,7 +153,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.get('/interaction/:uid/abort', async (req: Request, res: Response, next: NextFunction) => {
     try {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user cancelled the login' }, { mergeWithLastSubmission: false });
+      await deps.provider.current.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user cancelled the login' }, { mergeWithLastSubmission: false });
     } catch (err) {
       next(err);
     }
