@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Adapter, Provider } from 'oidc-provider';
@@ -7,41 +8,42 @@ import { createApp } from './app.js';
 import { createBackend } from './backends/registry.js';
 import { insecureDefaults } from './config/production.js';
 import type { Config } from './config/schema.js';
-import { createGroupFilter } from './directory/group-filter.js';
 import { createDirectory } from './directory/create-directory.js';
+import { createGroupFilter } from './directory/group-filter.js';
+import { createIdTokenSigner } from './keys/id-token-signer.js';
+import type { PrivateJwk } from './keys/jwk.js';
 import { loadKeys } from './keys/load-keys.js';
+import { kubernetesRoutes } from './kubernetes/routes.js';
 import { createLogger } from './logging/logger.js';
+import { createAuditLog } from './observability/audit.js';
+import { instrumentAdapter, instrumentBackend, instrumentDirectory } from './observability/instrument.js';
+import { createMetrics, metricsRoutes } from './observability/metrics.js';
+import { createSecurityEvents } from './observability/security-events.js';
 import { createAccountStore } from './oidc/account-store.js';
-import { createAccountResolver } from './oidc/find-account.js';
-import { createRevocationList } from './oidc/revocations.js';
 import { logProviderEvents } from './oidc/events.js';
+import { createAccountResolver } from './oidc/find-account.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
+import { registerPasswordGrant } from './oidc/password-grant.js';
 import { createProvider } from './oidc/provider.js';
 import { createProviderRef } from './oidc/provider-ref.js';
-import type { PrivateJwk } from './keys/jwk.js';
 import { createGrantRevoker } from './oidc/revoke-grant.js';
-import { createGrantLiveness } from './kubernetes/grant-liveness.js';
-import { createPolicyStore, type PolicyStore } from './kubernetes/authz-policy.js';
-import { subjectAccessReviewRoutes } from './kubernetes/subject-access-review.js';
-import { tokenReviewRoutes } from './kubernetes/token-review.js';
-import { basicTokenRoutes } from './kubernetes/basic-token.js';
-import { createTokenVerifier } from './kubernetes/token-verifier.js';
-import { createIdTokenSigner } from './keys/id-token-signer.js';
-import { registerPasswordGrant } from './oidc/password-grant.js';
-import { type PasswordCheckDeps } from './web/password-check.js';
+import { createRevocationList } from './oidc/revocations.js';
 import { packageRoot } from './paths.js';
+import { createListener } from './server/listen.js';
 import { createStore } from './store/create-store.js';
+import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './store/login-throttle.js';
 import { healthRoutes } from './web/health.js';
 import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
-import { oobRoutes } from './web/oob.js';
 import { interactionRoutes } from './web/interactions.js';
+import { oobRoutes } from './web/oob.js';
+import type { PasswordCheckDeps } from './web/password-check.js';
 import { createProviderPages } from './web/provider-pages.js';
 import { createRenderer } from './web/render.js';
 
 export interface RunningUnixid {
-  /** Base URL the server listens on (http://host:port). */
+  /** Base URL the server listens on (http(s)://host:port). */
   url: string;
-  server: Server;
+  server: HttpServer | HttpsServer;
   logger: Logger;
   /** Stop accepting, finish in-flight requests within the grace period, release everything. */
   close(): Promise<void>;
@@ -54,10 +56,13 @@ export interface StartOptions {
   logger?: Logger;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * The composition root: builds every part from the validated config, wires them by hand and
- * starts the HTTP server. Rejects when a dependency cannot be set up (bad keys, production
- * refusing insecure defaults); a Redis that is down at start is retried in the background.
+ * starts the listener. Rejects when a dependency cannot be set up (bad keys, an unusable policy
+ * file, production refusing insecure defaults); a Redis that is down at start is retried in the
+ * background and reported by /readyz.
  */
 export async function startUnixid(config: Config, options: StartOptions): Promise<RunningUnixid> {
   const logger = options.logger ?? createLogger({ level: config.logging.level, pretty: config.logging.pretty });
@@ -69,84 +74,65 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   }
   for (const p of insecure) logger.warn({ key: p.path }, `INSECURE DEFAULT: ${p.message}`);
 
+  // Observability first: everything below reports into it.
+  const metrics = createMetrics({ routes: [config.kubernetes.webhook.path, config.kubernetes.authorization.path, config.kubernetes.basicAuthToken.path, config.observability.metrics.path] });
+  const audit = createAuditLog(config.observability.audit.file ? { file: config.observability.audit.file } : {});
+  const events = createSecurityEvents(metrics, audit);
+
   const keys = await loadKeys(
     { signingKeyFile: config.keys.signingKeyFile, cookieKeys: config.keys.cookieKeys, dataDir: config.dataDir, allowGenerate: !options.production },
     logger,
   );
   const store = createStore(config.store, logger);
-  const AdapterClass: new (name: string) => Adapter = store.Adapter;
+  const Adapter: new (name: string) => Adapter = store.kind === 'redis' ? instrumentAdapter(store.Adapter, metrics) : store.Adapter;
 
-  const groupFilter = createGroupFilter(config.groups);
-  const directory = createDirectory(config.nss, logger);
-  const backend = await createBackend(config, { directory, groupFilter, logger });
+  const directory = instrumentDirectory(createDirectory(config.nss, logger), metrics);
+  const backend = instrumentBackend(await createBackend(config, { directory, groupFilter: createGroupFilter(config.groups), logger }), metrics);
 
-  const accounts = createAccountStore(AdapterClass);
-  const revocations = createRevocationList(AdapterClass, config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds);
+  const lifetime = config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds;
+  const accounts = createAccountStore(Adapter);
+  const revocations = createRevocationList(Adapter, lifetime);
   const resolver = createAccountResolver({
     accounts,
     revocations,
     backends: new Map([[backend.type, backend]]),
     logger,
-    accountTtlSeconds: config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds,
+    accountTtlSeconds: lifetime,
     recentCheckMs: 10_000,
+    onRefreshDenied: events.refreshDenied,
   });
 
+  let gate: LoginThrottle | undefined;
+  if (config.throttle.enabled) {
+    const limits = { username: config.throttle.username, ip: config.throttle.ip, allowList: config.throttle.allowList, onBan: events.ban };
+    gate = store.redis ? createRedisLoginThrottle(store.redis, { ...limits, keyPrefix: config.store.keyPrefix }) : createMemoryLoginThrottle(limits);
+  }
+  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, ...(gate ? { gate } : {}) };
+
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });
-  const kube = config.kubernetes;
-  const passwords: PasswordCheckDeps = { backend, logger };
-  const revokeGrant = createGrantRevoker(AdapterClass);
+  const revokeGrant = createGrantRevoker(Adapter);
   /** One provider instance for a set of signing keys, with everything unixid hangs on it. */
   const buildProvider = (signingKeys: PrivateJwk[]): Provider => {
-    const provider = createProvider({ config, adapter: AdapterClass, signingKeys, cookieKeys: keys.cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
-    logProviderEvents(provider, logger);
-    revokeGrantsOnLogout(provider, revokeGrant, logger);
-    if (kube.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
+    const provider = createProvider({ config, adapter: Adapter, signingKeys, cookieKeys: keys.cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
+    logProviderEvents(provider, logger, events.tokensIssued);
+    revokeGrantsOnLogout(provider, revokeGrant, logger, events.logout);
+    if (config.kubernetes.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
     return provider;
   };
   const provider = createProviderRef(buildProvider(keys.signing));
 
-  const kubeRoutes = [];
-  if (kube.webhook.enabled) {
-    const verifier = createTokenVerifier({
-      issuer: config.issuer,
-      audiences: [kube.clientId],
-      keys: () => keys.verification,
-      cacheMaxEntries: kube.webhook.cacheMaxEntries,
-      groupsClaim: kube.groupsClaim,
-    });
-    kubeRoutes.push(
-      tokenReviewRoutes({
-        path: kube.webhook.path,
-        verifier,
-        mapping: kube,
-        ...(kube.webhook.checkRevocation ? { revocation: createGrantLiveness(AdapterClass, Date.now, revocations) } : {}),
-        logger,
-      }),
-    );
-  }
-  let policy: PolicyStore | undefined;
-  if (kube.authorization.enabled) {
-    if (!kube.authorization.policyFile) throw new Error('kubernetes.authorization.policyFile is required when the authorization webhook is enabled');
-    policy = await createPolicyStore(kube.authorization.policyFile, logger, { watch: true });
-    kubeRoutes.push(subjectAccessReviewRoutes({ path: kube.authorization.path, policy, logger }));
-  }
-
-  if (kube.basicAuthToken.enabled) {
-    kubeRoutes.push(
-      basicTokenRoutes({
-        path: kube.basicAuthToken.path,
-        issuer: config.issuer,
-        clientId: kube.clientId,
-        defaultSeconds: Math.min(config.tokens.idTokenSeconds, kube.basicAuthToken.maxSeconds),
-        maxSeconds: kube.basicAuthToken.maxSeconds,
-        provider,
-        passwords,
-        resolver,
-        signer: createIdTokenSigner(() => keys.signing),
-        logger,
-      }),
-    );
-  }
+  const kube = await kubernetesRoutes({
+    config,
+    Adapter,
+    verificationKeys: () => keys.verification,
+    signer: createIdTokenSigner(() => keys.signing),
+    provider,
+    passwords,
+    resolver,
+    revocations,
+    events,
+    logger,
+  });
 
   let accepting = true;
   const firstParty = new Set([HOME_CLIENT_ID, ...config.clients.filter((c) => c.firstParty).map((c) => c.client_id)]);
@@ -157,6 +143,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     trustProxy: config.server.trustProxy,
     hsts: config.issuer.startsWith('https:'),
     routers: [
+      metrics.httpMiddleware(),
       healthRoutes({
         accepting: () => accepting,
         checks: [
@@ -165,14 +152,23 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
           { name: 'backend', check: () => backend.health() },
         ],
       }),
-      ...kubeRoutes,
+      ...(config.observability.metrics.enabled ? [metricsRoutes(metrics, config.observability.metrics.path)] : []),
+      ...kube.routers,
       interactionRoutes({ provider, passwords, resolver, renderer, logger, firstPartyClients: firstParty }),
-      homeRoutes({ provider, resolver, renderer, logger, issuer: config.issuer, kubernetes: kube }),
+      homeRoutes({ provider, resolver, renderer, logger, issuer: config.issuer, kubernetes: config.kubernetes }),
       oobRoutes(renderer),
     ],
   });
 
-  const server = createServer(app);
+  const tls = config.server.tls;
+  const listener = createListener(
+    {
+      logger,
+      tls: tls.certFile && tls.keyFile ? { certFile: tls.certFile, keyFile: tls.keyFile, clientCaFile: tls.clientCaFile, reloadIntervalMs: tls.reloadIntervalMs } : undefined,
+    },
+    app,
+  );
+  const { server } = listener;
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 60_000;
@@ -185,7 +181,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+  const url = `${listener.scheme}://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
   logger.info(
     { url, issuer: config.issuer, backend: backend.type, store: store.kind, startupMs: Number(process.hrtime.bigint() - started) / 1e6 },
     'unixid is listening',
@@ -196,18 +192,21 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     server,
     logger,
     async close() {
+      // Readiness goes false first, so load balancers stop sending before the listener closes.
       accepting = false;
-      const grace = config.server.shutdownGraceSeconds * 1000;
+      if (config.server.shutdownDelaySeconds > 0) await sleep(config.server.shutdownDelaySeconds * 1000);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), grace);
+      const timer = setTimeout(() => server.closeAllConnections(), config.server.shutdownGraceSeconds * 1000);
       timer.unref();
       await closed;
       clearTimeout(timer);
-      policy?.close();
+      listener.close();
+      kube.close();
       await backend.close();
       await directory.close();
       await store.close();
+      await audit.close();
       logger.info('unixid stopped');
     },
   };

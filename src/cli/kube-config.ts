@@ -115,7 +115,7 @@ function fullDocument(config: Config, options: ApiserverConfigOptions): string {
       '   Flags:',
       ...flagComment(tokenWebhookFlags(options)).map((l) => ` ${l}`),
     ];
-    if (k.webhook.clientCaFile) notes.push(`   unixid requires a client certificate signed by ${k.webhook.clientCaFile}: put it and its key at the paths below.`);
+    if (config.server.tls.clientCaFile) notes.push(`   unixid requires a client certificate signed by ${config.server.tls.clientCaFile}: put it and its key at the paths below.`);
     if (k.webhook.checkRevocation) notes.push('   Revocation checking is on: if Redis is unreachable, reviews fail closed (401) and are not cached.');
     sections.push(renderYaml(webhookKubeconfig(config, 'authentication', options), notes));
   } else {

@@ -15,6 +15,7 @@ commands:
                         (PART: flags | authn-config | authn-config-v1beta1 | webhook-kubeconfig |
                         authz-kubeconfig | authz-config | kubeconfig CLUSTER [GRANT [USER]])
   revoke USER           end every session and token of a user (all replicas, needs Redis)
+  unban USER|IP         lift a login ban (Redis store only)
   help                  show this text
 
 options:
@@ -55,6 +56,10 @@ async function run(args: ParsedArgs): Promise<number> {
     case 'revoke': {
       const { revoke } = await import('./revoke.js');
       return revoke(await loadConfig(sources), args, process.stdout);
+    }
+    case 'unban': {
+      const { unban } = await import('./unban.js');
+      return unban(await loadConfig(sources), args, process.stdout);
     }
     case 'try-login': {
       const { tryLogin } = await import('./try-login.js');

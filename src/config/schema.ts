@@ -5,6 +5,8 @@ import { keysSchema } from './sections/keys.js';
 import { kubernetesSchema } from './sections/kubernetes.js';
 import { ldapSchema } from './sections/ldap.js';
 import { loggingSchema } from './sections/logging.js';
+import { observabilitySchema } from './sections/observability.js';
+import { throttleSchema } from './sections/throttle.js';
 import { pamSchema } from './sections/pam.js';
 import { serverSchema } from './sections/server.js';
 import { storeSchema } from './sections/store.js';
@@ -38,6 +40,8 @@ export const configSchema = z
     ldap: ldapSchema.prefault({}).describe('LDAP backend.'),
     kubernetes: kubernetesSchema.prefault({}).describe('Kubernetes integration.'),
     clients: z.array(clientSchema).default(() => DEFAULT_CLIENTS.map((c) => clientSchema.parse(c))).describe('Static OAuth clients.'),
+    throttle: throttleSchema.prefault({}).describe('Brute-force protection for every password path (form, password grant, basic-auth token).'),
+    observability: observabilitySchema.prefault({}).describe('Metrics, audit log and request ids.'),
     logging: loggingSchema.prefault({}).describe('Logging.'),
   })
   .strict()

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
  */
 
 /** The parts of the configuration these renderings depend on. */
-export type KubeSettings = Pick<Config, 'issuer' | 'kubernetes'>;
+export type KubeSettings = Pick<Config, 'issuer' | 'kubernetes'> & { server?: { tls?: { clientCaFile?: string | undefined } } };
 
 /**
  * Where the files are expected on the control-plane nodes; placeholders an operator may change.
@@ -201,8 +201,8 @@ export function webhookKubeconfig(settings: KubeSettings, kind: WebhookKind, opt
   const cluster: WebhookKubeconfig['clusters'][number]['cluster'] = { server: issuerEndpoint(settings.issuer, path) };
   if (options.caFile) cluster['certificate-authority'] = options.caFile;
   const user: WebhookKubeconfig['users'][number]['user'] = {};
-  // The webhook's clientCaFile turns on mutual TLS for both webhooks (they share unixid's listener).
-  if (k.webhook.clientCaFile) {
+  // server.tls.clientCaFile turns on mutual TLS for both webhooks (they share unixid's listener).
+  if (settings.server?.tls?.clientCaFile) {
     user['client-certificate'] = p.clientCertificate;
     user['client-key'] = p.clientKey;
   }

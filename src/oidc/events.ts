@@ -31,7 +31,7 @@ const ERROR_EVENTS = [
  * Log why oidc-provider refused a request: the client only sees `invalid_grant`, so the operator
  * needs the detail (error_detail is never sent to the client). 5xx causes are logged as errors.
  */
-export function logProviderEvents(provider: Provider, logger: Logger): void {
+export function logProviderEvents(provider: Provider, logger: Logger, onIssued?: (grantType: string) => void): void {
   for (const name of ERROR_EVENTS) {
     // The typings declare one overload per event; the handler below reads every one the same way.
     (provider.on as (event: string, handler: (...args: unknown[]) => void) => Provider)(name, (...args: unknown[]) => {
@@ -50,6 +50,8 @@ export function logProviderEvents(provider: Provider, logger: Logger): void {
     });
   }
   provider.on('grant.success', (ctx) => {
-    logger.info({ clientId: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, accountId: ctx.oidc.account?.accountId }, 'tokens issued');
+    const grantType = String(ctx.oidc.params?.grant_type ?? '');
+    logger.info({ clientId: ctx.oidc.client?.clientId, grantType, accountId: ctx.oidc.account?.accountId }, 'tokens issued');
+    onIssued?.(grantType);
   });
 }

@@ -7,7 +7,7 @@ import type { GrantRevoker } from './revoke-grant.js';
  * session, refresh tokens included. Refresh tokens are otherwise made to outlive the session
  * (expiresWithSession = false, for kubelogin), and oidc-provider then keeps them across logout.
  */
-export function revokeGrantsOnLogout(provider: Provider, revoke: GrantRevoker, logger: Logger): void {
+export function revokeGrantsOnLogout(provider: Provider, revoke: GrantRevoker, logger: Logger, onLogout?: (accountId: string | undefined, grants: number) => void): void {
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.method !== 'POST' || ctx.oidc?.route !== 'end_session_confirm') return;
@@ -19,5 +19,6 @@ export function revokeGrantsOnLogout(provider: Provider, revoke: GrantRevoker, l
       .filter((g): g is string => typeof g === 'string');
     await Promise.all(grantIds.map((g) => revoke(g)));
     if (grantIds.length > 0) logger.info({ accountId: session?.accountId, grants: grantIds.length }, 'logout revoked the session grants');
+    onLogout?.(session?.accountId, grantIds.length);
   });
 }

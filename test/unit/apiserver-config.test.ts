@@ -149,7 +149,7 @@ describe('webhook kubeconfigs and flags', () => {
   });
 
   it('add the CA path and client certificate placeholders when configured', () => {
-    const s = settings({ kubernetes: { webhook: { path: '/tokenreview', clientCaFile: '/etc/unixid/apiserver-ca.pem' } } });
+    const s = settings({ server: { tls: { certFile: '/etc/unixid/tls.crt', keyFile: '/etc/unixid/tls.key', clientCaFile: '/etc/unixid/apiserver-ca.pem' } }, kubernetes: { webhook: { path: '/tokenreview' } } });
     const k = webhookKubeconfig(s, 'authentication', { caFile: '/etc/kubernetes/pki/unixid/ca.crt' });
     assert.deepEqual(k.clusters[0]!.cluster, { server: 'https://id.example.com/tokenreview', 'certificate-authority': '/etc/kubernetes/pki/unixid/ca.crt' });
     assert.deepEqual(k.users[0]!.user, {
@@ -262,9 +262,9 @@ describe('unixid kube-config', () => {
 
 describe('kubectl reads the webhook kubeconfig', { skip: noKubectl }, () => {
   it('config view and get-contexts show the webhook server and client certificate', async () => {
-    const s = settings({ issuer: 'https://id.example.com/', kubernetes: { webhook: { clientCaFile: '/etc/unixid/client-ca.pem' } } });
+    const s = settings({ issuer: 'https://id.example.com/', server: { tls: { certFile: '/etc/unixid/tls.crt', keyFile: '/etc/unixid/tls.key', clientCaFile: '/etc/unixid/client-ca.pem' } } });
     const file = join(dir, 'authn-webhook.kubeconfig');
-    await writeFile(file, (await cli({ issuer: 'https://id.example.com/', kubernetes: { webhook: { clientCaFile: '/etc/unixid/client-ca.pem' } } }, ['webhook-kubeconfig'], '/etc/kubernetes/pki/unixid/ca.crt')).text);
+    await writeFile(file, (await cli({ issuer: 'https://id.example.com/', server: { tls: { certFile: '/etc/unixid/tls.crt', keyFile: '/etc/unixid/tls.key', clientCaFile: '/etc/unixid/client-ca.pem' } } }, ['webhook-kubeconfig'], '/etc/kubernetes/pki/unixid/ca.crt')).text);
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
     const { stdout } = await run('kubectl', ['config', 'view', '--kubeconfig', file, '-o', 'json'], { env, timeout: 20_000 });
     const view = JSON.parse(stdout) as WebhookKubeconfig;

@@ -18,7 +18,6 @@ export const kubernetesSchema = z
           .default(false)
           .describe("Also require the token's grant to be alive in the store, so logout and `unixid revoke` take effect at once (needs Redis on every review)."),
         cacheMaxEntries: z.coerce.number().int().min(0).default(10000).describe('Verified tokens remembered (by hash) until they expire; 0 disables the cache.'),
-        clientCaFile: z.string().optional().describe('Require a client certificate from kube-apiserver signed by this CA (mutual TLS; needs server TLS).'),
       })
       .strict()
       .prefault({})

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tlsSchema } from './tls.js';
 
 export const serverSchema = z
   .object({
@@ -9,5 +10,12 @@ export const serverSchema = z
       .default(false)
       .describe("Express 'trust proxy' setting: true/false, hop count, or a list of proxy addresses (CIDR)."),
     shutdownGraceSeconds: z.coerce.number().min(0).max(600).default(20).describe('How long in-flight requests may run after SIGTERM.'),
+    shutdownDelaySeconds: z.coerce
+      .number()
+      .min(0)
+      .max(120)
+      .default(0)
+      .describe('After SIGTERM, answer /readyz 503 for this long before closing the listener, so load balancers stop sending first.'),
+    tls: tlsSchema.prefault({}).describe('HTTPS served by unixid itself (unset certFile: plain HTTP behind a TLS proxy). The client CA enables mutual TLS for the webhooks.'),
   })
   .strict();

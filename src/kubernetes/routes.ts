@@ -1,0 +1,83 @@
+import type { RequestHandler, Router } from 'express';
+import type { Adapter } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { IdTokenSigner } from '../keys/id-token-signer.js';
+import type { VerificationKey } from '../keys/jwk.js';
+import type { AccountResolver } from '../oidc/find-account.js';
+import type { ProviderRef } from '../oidc/provider-ref.js';
+import type { RevocationList } from '../oidc/revocations.js';
+import type { SecurityEvents } from '../observability/security-events.js';
+import { requireClientCert } from '../server/listen.js';
+import type { PasswordCheckDeps } from '../web/password-check.js';
+import { createPolicyStore, type PolicyStore } from './authz-policy.js';
+import { basicTokenRoutes } from './basic-token.js';
+import { createGrantLiveness } from './grant-liveness.js';
+import { subjectAccessReviewRoutes } from './subject-access-review.js';
+import { tokenReviewRoutes } from './token-review.js';
+import { createTokenVerifier } from './token-verifier.js';
+
+export interface KubernetesRouteDeps {
+  config: Config;
+  Adapter: new (name: string) => Adapter;
+  /** The public keys in force (current and retired), read per verification. */
+  verificationKeys: () => readonly VerificationKey[];
+  signer: IdTokenSigner;
+  provider: ProviderRef;
+  passwords: PasswordCheckDeps;
+  resolver: AccountResolver;
+  revocations: RevocationList;
+  events: SecurityEvents;
+  logger: Logger;
+}
+
+/**
+ * The routes a cluster talks to: the TokenReview and SubjectAccessReview webhooks (behind the
+ * client-certificate check when a client CA is configured) and the basic-auth token endpoint.
+ * Rejects when the authorization policy cannot be loaded.
+ */
+export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ routers: Array<Router | RequestHandler>; close(): void }> {
+  const { config, logger } = deps;
+  const kube = config.kubernetes;
+  const routers: Array<Router | RequestHandler> = [];
+  const mtls = config.server.tls.clientCaFile ? requireClientCert({ logger }) : undefined;
+  const guarded = (path: string, router: Router): RequestHandler | Router =>
+    mtls ? (req, res, next) => (req.path === path ? mtls(req, res, () => router(req, res, next)) : router(req, res, next)) : router;
+
+  if (kube.webhook.enabled) {
+    const verifier = createTokenVerifier({
+      issuer: config.issuer,
+      audiences: [kube.clientId],
+      keys: deps.verificationKeys,
+      cacheMaxEntries: kube.webhook.cacheMaxEntries,
+      groupsClaim: kube.groupsClaim,
+    });
+    const revocation = kube.webhook.checkRevocation ? { revocation: createGrantLiveness(deps.Adapter, Date.now, deps.revocations) } : {};
+    routers.push(guarded(kube.webhook.path, tokenReviewRoutes({ path: kube.webhook.path, verifier, mapping: kube, ...revocation, logger, onReview: deps.events.tokenReview })));
+  }
+
+  let policy: PolicyStore | undefined;
+  if (kube.authorization.enabled) {
+    if (!kube.authorization.policyFile) throw new Error('kubernetes.authorization.policyFile is required when the authorization webhook is enabled');
+    policy = await createPolicyStore(kube.authorization.policyFile, logger, { watch: true });
+    routers.push(guarded(kube.authorization.path, subjectAccessReviewRoutes({ path: kube.authorization.path, policy, logger, onDecision: deps.events.authorization })));
+  }
+
+  if (kube.basicAuthToken.enabled) {
+    routers.push(
+      basicTokenRoutes({
+        path: kube.basicAuthToken.path,
+        issuer: config.issuer,
+        clientId: kube.clientId,
+        defaultSeconds: Math.min(config.tokens.idTokenSeconds, kube.basicAuthToken.maxSeconds),
+        maxSeconds: kube.basicAuthToken.maxSeconds,
+        provider: deps.provider,
+        passwords: deps.passwords,
+        resolver: deps.resolver,
+        signer: deps.signer,
+        logger,
+      }),
+    );
+  }
+  return { routers, close: () => policy?.close() };
+}
