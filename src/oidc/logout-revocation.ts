@@ -12,6 +12,9 @@ export function revokeGrantsOnLogout(provider: Provider, revoke: GrantRevoker, l
     await next();
     if (ctx.method !== 'POST' || ctx.oidc?.route !== 'end_session_confirm') return;
     if (!ctx.oidc.params?.logout) return;
+    // Only a logout the provider accepted (it redirects onwards): a refused one (bad or missing
+    // xsrf, no logout details) must not let any page that can post here kill the user's tokens.
+    if (ctx.status >= 400) return;
     const session = ctx.oidc.session;
     const authorizations = (session?.authorizations ?? {}) as Record<string, { grantId?: string }>;
     const grantIds = Object.values(authorizations)
