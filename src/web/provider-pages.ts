@@ -22,6 +22,12 @@ async function show(ctx: KoaContextWithOIDC, renderer: Renderer, view: string, l
   ctx.body = await renderer.render(view, { ...baseLocals(ctx), ...locals });
 }
 
+/** Whether this request's provider session was never saved (it has no expiry yet), so cannot be persisted. */
+function neverStored(ctx: KoaContextWithOIDC): boolean {
+  const session = ctx.oidc?.session as { exp?: unknown } | undefined;
+  return session !== undefined && typeof session.exp !== 'number';
+}
+
 function clientName(ctx: KoaContextWithOIDC): string | undefined {
   const client = ctx.oidc?.client;
   return client ? (client.clientName ?? client.clientId) : undefined;
@@ -31,6 +37,15 @@ function clientName(ctx: KoaContextWithOIDC): string | undefined {
 export function createProviderPages(renderer: Renderer, logger: Logger): ProviderPages {
   return {
     async deviceInput(ctx, form, error) {
+      if (error && neverStored(ctx)) {
+        // oidc-provider re-renders the form after an error with a fresh xsrf value kept in the
+        // session; a session it never stored (no cookie, or an expired one) then fails to persist
+        // and the request ends in a 500. Start the device flow again instead: GET /device stores it.
+        (ctx.oidc.session as unknown as { touched: boolean }).touched = false;
+        ctx.status = 303;
+        ctx.redirect(ctx.oidc.urlFor('code_verification'));
+        return;
+      }
       const { action, xsrf } = parseProviderForm(form);
       let message: string | undefined;
       if (error) {
