@@ -1,6 +1,7 @@
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { toPrivateJwk, toVerificationKey, type PrivateJwk, type VerificationKey } from './jwk.js';
 
@@ -46,7 +47,14 @@ export function parseSigningKeys(text: string, origin: string): PrivateJwk[] {
   }
   if (!trimmed.includes('PRIVATE KEY')) throw new Error(`${origin}: expected a PEM private key or a JWK set`);
   const blocks = trimmed.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----/g) ?? [];
-  return blocks.map((pem) => toPrivateJwk(createPrivateKey(pem)));
+  if (blocks.length === 0) throw new Error(`${origin}: no complete PEM private key block`);
+  return blocks.map((pem, i) => {
+    try {
+      return toPrivateJwk(createPrivateKey(pem));
+    } catch (err) {
+      throw new Error(`${origin}: PEM key ${i + 1} is not a usable private signing key: ${(err as Error).message}`);
+    }
+  });
 }
 
 async function readOrCreate<T>(file: string, create: () => T, allowGenerate: boolean, what: string): Promise<{ value: string; created: boolean }> {
@@ -68,44 +76,61 @@ async function readOrCreate<T>(file: string, create: () => T, allowGenerate: boo
   }
 }
 
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/**
+ * A new RSA-2048 RS256 signing JWK (kube-apiserver's default algorithm) with its thumbprint as kid,
+ * generated off the event loop. Rejects only if the crypto library does.
+ */
+export async function generateSigningJwk(): Promise<PrivateJwk> {
+  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  return toPrivateJwk(privateKey, 'RS256');
+}
+
+/**
+ * The development signing key: generated once into dataDir/signing-keys.json (mode 0600) and
+ * reused on every later start. Rejects when the file is unusable, or missing and `allowGenerate`
+ * is false (production).
+ */
+export async function loadGeneratedSigningKeys(dataDir: string, allowGenerate: boolean, logger: Logger): Promise<PrivateJwk[]> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'signing-keys.json');
+  const { value, created } = await readOrCreate(
+    file,
+    () => {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      return { keys: [toPrivateJwk(privateKey)] };
+    },
+    allowGenerate,
+    'signing key',
+  );
+  if (created) logger.warn({ file }, 'generated a new RSA-2048 signing key');
+  return parseSigningKeys(value, file);
+}
+
+/**
+ * The cookie signing keys: the configured ones, or keys generated once into dataDir/cookie-keys.json
+ * (mode 0600). Rejects when the file is unreadable, or missing and `allowGenerate` is false.
+ */
+export async function loadCookieKeys(sources: { cookieKeys?: string[] | undefined; dataDir: string; allowGenerate: boolean }, logger: Logger): Promise<string[]> {
+  if (sources.cookieKeys) return sources.cookieKeys;
+  await mkdir(sources.dataDir, { recursive: true, mode: 0o700 });
+  const file = join(sources.dataDir, 'cookie-keys.json');
+  const { value, created } = await readOrCreate(file, () => [randomBytes(32).toString('base64url')], sources.allowGenerate, 'cookie key');
+  if (created) logger.warn({ file }, 'generated a new cookie signing key');
+  return JSON.parse(value) as string[];
+}
+
 /**
  * Load the signing and cookie keys from configuration, or generate them once into dataDir
  * (files mode 0600, directory 0700) and reuse them on every later start. Rejects on unreadable
  * or unusable key files, and when generation is needed but not allowed.
+ * (Superseded for signing keys by createKeyRing; kept until main.ts is rewired.)
  */
 export async function loadKeys(sources: KeySources, logger: Logger): Promise<KeyMaterial> {
-  const needsDir = !sources.signingKeyFile || !sources.cookieKeys;
-  if (needsDir) {
-    await mkdir(sources.dataDir, { recursive: true, mode: 0o700 });
-  }
-
-  let signing: PrivateJwk[];
-  if (sources.signingKeyFile) {
-    signing = parseSigningKeys(await readFile(sources.signingKeyFile, 'utf8'), sources.signingKeyFile);
-  } else {
-    const file = join(sources.dataDir, 'signing-keys.json');
-    const { value, created } = await readOrCreate(
-      file,
-      () => {
-        const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-        return { keys: [toPrivateJwk(privateKey)] };
-      },
-      sources.allowGenerate,
-      'signing key',
-    );
-    if (created) logger.warn({ file }, 'generated a new RSA-2048 signing key');
-    signing = parseSigningKeys(value, file);
-  }
-
-  let cookieKeys: string[];
-  if (sources.cookieKeys) {
-    cookieKeys = sources.cookieKeys;
-  } else {
-    const file = join(sources.dataDir, 'cookie-keys.json');
-    const { value, created } = await readOrCreate(file, () => [randomBytes(32).toString('base64url')], sources.allowGenerate, 'cookie key');
-    if (created) logger.warn({ file }, 'generated a new cookie signing key');
-    cookieKeys = JSON.parse(value) as string[];
-  }
-
+  const signing = sources.signingKeyFile
+    ? parseSigningKeys(await readFile(sources.signingKeyFile, 'utf8'), sources.signingKeyFile)
+    : await loadGeneratedSigningKeys(sources.dataDir, sources.allowGenerate, logger);
+  const cookieKeys = await loadCookieKeys(sources, logger);
   return { signing, verification: signing.map(toVerificationKey), cookieKeys };
 }
