@@ -12,7 +12,8 @@ import { createDirectory } from './directory/create-directory.js';
 import { createGroupFilter } from './directory/group-filter.js';
 import { createIdTokenSigner } from './keys/id-token-signer.js';
 import type { PrivateJwk } from './keys/jwk.js';
-import { loadKeys } from './keys/load-keys.js';
+import { createKeyRing, keyRingConfig } from './keys/create-key-ring.js';
+import { loadCookieKeys } from './keys/load-keys.js';
 import { kubernetesRoutes } from './kubernetes/routes.js';
 import { createLogger } from './logging/logger.js';
 import { createAuditLog } from './observability/audit.js';
@@ -79,11 +80,15 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const audit = createAuditLog(config.observability.audit.file ? { file: config.observability.audit.file } : {});
   const events = createSecurityEvents(metrics, audit);
 
-  const keys = await loadKeys(
-    { signingKeyFile: config.keys.signingKeyFile, cookieKeys: config.keys.cookieKeys, dataDir: config.dataDir, allowGenerate: !options.production },
-    logger,
-  );
   const store = createStore(config.store, logger);
+  const cookieKeys = await loadCookieKeys({ cookieKeys: config.keys.cookieKeys, dataDir: config.dataDir, allowGenerate: !options.production }, logger);
+  const keyRing = await createKeyRing(keyRingConfig(config), {
+    ...(store.redis ? { redis: store.redis } : {}),
+    keyPrefix: config.store.keyPrefix,
+    logger,
+    production: options.production,
+    audit,
+  });
   const Adapter: new (name: string) => Adapter = store.kind === 'redis' ? instrumentAdapter(store.Adapter, metrics) : store.Adapter;
 
   const directory = instrumentDirectory(createDirectory(config.nss, logger), metrics);
@@ -113,19 +118,24 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const revokeGrant = createGrantRevoker(Adapter);
   /** One provider instance for a set of signing keys, with everything unixid hangs on it. */
   const buildProvider = (signingKeys: PrivateJwk[]): Provider => {
-    const provider = createProvider({ config, adapter: Adapter, signingKeys, cookieKeys: keys.cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
+    const provider = createProvider({ config, adapter: Adapter, signingKeys, cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
     logProviderEvents(provider, logger, events.tokensIssued);
     revokeGrantsOnLogout(provider, revokeGrant, logger, events.logout);
     if (config.kubernetes.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
     return provider;
   };
-  const provider = createProviderRef(buildProvider(keys.signing));
+  const provider = createProviderRef(buildProvider(keyRing.current().signing));
+  // oidc-provider takes its keys at construction: a rotation swaps in a new instance (state is in the store).
+  keyRing.onChange((set) => {
+    provider.swap(buildProvider(set.signing));
+    logger.info({ kids: set.signing.map((k) => k.kid), version: set.version }, 'signing keys changed: provider rebuilt');
+  });
 
   const kube = await kubernetesRoutes({
     config,
     Adapter,
-    verificationKeys: () => keys.verification,
-    signer: createIdTokenSigner(() => keys.signing),
+    verificationKeys: () => keyRing.current().verification,
+    signer: createIdTokenSigner(() => keyRing.current().signing),
     provider,
     passwords,
     resolver,
@@ -148,7 +158,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
         accepting: () => accepting,
         checks: [
           { name: 'store', check: () => store.ready() },
-          { name: 'keys', check: async () => ({ ok: keys.signing.length > 0 }) },
+          { name: 'keys', check: async () => ({ ok: keyRing.current().signing.length > 0 }) },
           { name: 'backend', check: () => backend.health() },
         ],
       }),
@@ -205,6 +215,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       kube.close();
       await backend.close();
       await directory.close();
+      await keyRing.close();
       await store.close();
       await audit.close();
       logger.info('unixid stopped');

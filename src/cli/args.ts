@@ -23,6 +23,8 @@ export interface ParsedArgs {
   json: boolean;
   /** kube-config: path of unixid's CA certificate as the apiserver will see it. */
   caFile?: string;
+  /** keys generate: write the new key set to this file (mode 0600) instead of stdout. */
+  out?: string;
   help: boolean;
 }
 
@@ -35,6 +37,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     stdin: { type: 'boolean' },
     json: { type: 'boolean' },
     'ca-file': { type: 'string' },
+    out: { type: 'string' },
     ...Object.fromEntries(Object.keys(CONFIG_FLAGS).map((k) => [k, { type: 'string' }])),
   } as const;
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -64,6 +67,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     stdin: values.stdin === true,
     json: values.json === true,
     ...(typeof values['ca-file'] === 'string' ? { caFile: values['ca-file'] } : {}),
+    ...(typeof values.out === 'string' ? { out: values.out } : {}),
     help: values.help === true,
   };
 }

@@ -16,6 +16,9 @@ commands:
                         authz-kubeconfig | authz-config | kubeconfig CLUSTER [GRANT [USER]])
   revoke USER           end every session and token of a user (all replicas, needs Redis)
   unban USER|IP         lift a login ban (Redis store only)
+  keys generate [--out FILE] | list [--json] | rotate
+                        signing keys: a new key set for a Secret, the ring with roles and times,
+                        publish the next key now (redis source)
   help                  show this text
 
 options:
@@ -56,6 +59,10 @@ async function run(args: ParsedArgs): Promise<number> {
     case 'revoke': {
       const { revoke } = await import('./revoke.js');
       return revoke(await loadConfig(sources), args, process.stdout);
+    }
+    case 'keys': {
+      const { keys } = await import('./keys.js');
+      return keys(await loadConfig(sources), args, process.stdout);
     }
     case 'unban': {
       const { unban } = await import('./unban.js');

@@ -1,3 +1,4 @@
+import { resolveKeySource } from '../keys/create-key-ring.js';
 import type { Config } from './schema.js';
 
 /** Facts about the running deployment that decide which insecure defaults are tolerated. */
@@ -14,8 +15,8 @@ export function insecureDefaults(config: Config): { path: string; message: strin
   if (!config.store.redisUrl) {
     out.push({ path: 'store.redisUrl', message: 'no Redis configured: sessions, grants and refresh tokens live in memory and are lost on restart' });
   }
-  if (!config.keys.signingKeyFile) {
-    out.push({ path: 'keys.signingKeyFile', message: `no signing key configured: using a key generated into ${config.dataDir}` });
+  if (resolveKeySource(config.keys, config.store) === 'generated') {
+    out.push({ path: 'keys.signingKeyFile', message: `no signing key file and no Redis to rotate keys in: using a key generated into ${config.dataDir}` });
   }
   if (!config.keys.cookieKeys) {
     out.push({ path: 'keys.cookieKeys', message: `no cookie keys configured: using keys generated into ${config.dataDir}` });

@@ -59,6 +59,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: "lists 'password' but kubernetes.passwordGrant is false" });
       }
     });
+    if (cfg.keys.source === 'redis' && !cfg.store.redisUrl) {
+      ctx.addIssue({ code: 'custom', path: ['keys', 'source'], message: 'needs store.redisUrl' });
+    }
     if (cfg.backend.type === 'ldap' && cfg.ldap.urls.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['ldap', 'urls'], message: 'at least one URL is required when backend.type is ldap' });
     }
