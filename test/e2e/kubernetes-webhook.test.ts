@@ -11,22 +11,13 @@ import { approveDevice, exchangeCode, kubeloginClient, kubeloginLogin, startKube
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
+import { tokenReview } from '../harness/token-review.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
 
 const alice = USERS[0]!;
 const bob = USERS[1]!;
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-/** POST a TokenReview the way kube-apiserver does (with its metadata/status stubs). */
-export async function tokenReview(url: string, token: string, apiVersion = 'authentication.k8s.io/v1', audiences?: string[]) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, */*' },
-    body: JSON.stringify({ apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: { token, ...(audiences ? { audiences } : {}) }, status: {} }),
-  });
-  return { status: res.status, body: (await res.json()) as { apiVersion: string; kind: string; status: Record<string, unknown> } };
-}
 
 describe('Kubernetes TokenReview webhook with real flows', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
