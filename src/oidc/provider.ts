@@ -49,14 +49,15 @@ export function homeClientMetadata(issuer: string): ClientMetadata {
 
 /**
  * kubelogin's authcode-keyboard mode needs a redirect URI that shows the code (<issuer>/oob); it is
- * added to the Kubernetes client when the issuer allows it for a native client (https, or a
- * loopback http issuer in development).
+ * added to the Kubernetes client when the issuer allows it for a native client (https on a real
+ * host name, or a loopback http issuer in development). oidc-provider refuses a native client whose
+ * https redirect is on a loopback host, so an https localhost issuer gets none.
  */
 export function withOobRedirect(client: ClientMetadata, issuer: string, kubernetesClientId: string): ClientMetadata {
   if (client.client_id !== kubernetesClientId || !client.grant_types?.includes('authorization_code')) return client;
   const url = new URL(issuer);
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !loopback) return client;
+  if (url.protocol === 'https:' ? loopback : !loopback) return client;
   const oob = `${issuer.replace(/\/$/, '')}${OOB_PATH}`;
   const uris = client.redirect_uris ?? [];
   return uris.includes(oob) ? client : { ...client, redirect_uris: [...uris, oob] };
