@@ -36,6 +36,7 @@ const samples: Record<string, Record<string, unknown>> = {
   error: { title: 'Error', status: 400, message: 'The login session expired.', retryable: false },
   unavailable: { title: 'Temporarily unavailable', message: 'The login service is temporarily unavailable.' },
   home: { title: 'unixid', user, clusters, loginUrl: '/login', logoutUrl: '/logout' },
+  oob: { title: 'Your login code', code: 'abcDEF123_-xyz' },
 };
 
 function render(view: string, locals: Record<string, unknown> = {}): Promise<string> {
@@ -308,5 +309,16 @@ describe('home page', () => {
     const html = await render('home', { clusters: [] });
     assert.match(html, /No clusters are configured yet\./);
     assert.doesNotMatch(html, /<script\b/);
+  });
+});
+
+describe('oob page (kubelogin authcode-keyboard)', () => {
+  it('shows the code in a labelled read-only field, and an error instead when there is none', async () => {
+    const html = await render('oob');
+    assert.match(html, /<label for="code">/);
+    assert.match(html, /id="code"[^>]*value="abcDEF123_-xyz"[^>]*readonly/);
+    const failed = await render('oob', { code: undefined, error: '<b>access_denied</b>' });
+    assert.doesNotMatch(failed, /id="code"/);
+    assert.match(failed, /role="alert">&lt;b&gt;access_denied&lt;\/b&gt;/);
   });
 });
