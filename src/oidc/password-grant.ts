@@ -40,7 +40,9 @@ export function registerPasswordGrant(deps: PasswordGrantDeps): void {
     const username = typeof params.username === 'string' ? params.username : '';
     const password = typeof params.password === 'string' ? params.password : '';
     if (!username || !password) throw new errors.InvalidRequest('username and password are required');
-    const reqId = ctx.get('x-request-id') || undefined;
+    // The id unixid gave this request (and sent back in X-Request-Id); oidc-provider's context only
+    // has the incoming headers, which carry it only when the client chose one.
+    const reqId = (ctx.res as unknown as { locals?: { requestId?: string } }).locals?.requestId ?? (ctx.get('x-request-id') || undefined);
     const check = await checkPassword(deps.passwords, { username, password, ip: ctx.ip, clientId: client.clientId, via: 'password_grant', ...(reqId ? { requestId: reqId } : {}) });
     if (!check.ok) {
       if (check.kind === 'throttled') {
