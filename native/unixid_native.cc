@@ -99,6 +99,21 @@ const char* PamCodeName(int code) {
   }
 }
 
+// The outcome object both PAM calls return: the last step run, its code by number and by name,
+// pam_strerror text and whatever the modules said through the conversation.
+Napi::Object Outcome(Napi::Env env, const char* step, int code, const std::string& text, const Conversation& conv, int prompts) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("step", step);
+  out.Set("code", code);
+  out.Set("codeName", PamCodeName(code));
+  out.Set("text", text);
+  Napi::Array messages = Napi::Array::New(env, conv.messages.size());
+  for (size_t i = 0; i < conv.messages.size(); i++) messages.Set(static_cast<uint32_t>(i), conv.messages[i]);
+  out.Set("messages", messages);
+  out.Set("passwordPrompts", prompts);
+  return out;
+}
+
 std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t max) {
   if (info.Length() <= i || !info[i].IsString()) {
     throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
@@ -152,16 +167,7 @@ Napi::Value PamLogin(const Napi::CallbackInfo& info) {
   Wipe(password, pw.Length());
   free(password);
 
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("step", step);
-  out.Set("code", code);
-  out.Set("codeName", PamCodeName(code));
-  out.Set("text", text);
-  Napi::Array messages = Napi::Array::New(env, conv.messages.size());
-  for (size_t i = 0; i < conv.messages.size(); i++) messages.Set(static_cast<uint32_t>(i), conv.messages[i]);
-  out.Set("messages", messages);
-  out.Set("passwordPrompts", conv.password_prompts);
-  return out;
+  return Outcome(env, step, code, text, conv, conv.password_prompts);
 }
 
 // pamAccount(service, username, rhost) -> same shape as pamLogin, account phase only (refresh).
@@ -187,16 +193,7 @@ Napi::Value PamAccount(const Napi::CallbackInfo& info) {
   }
   std::string text = pamh != nullptr ? pam_strerror(pamh, code) : "pam_start failed";
   if (pamh != nullptr) pam_end(pamh, code);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("step", step);
-  out.Set("code", code);
-  out.Set("codeName", PamCodeName(code));
-  out.Set("text", text);
-  Napi::Array messages = Napi::Array::New(env, conv.messages.size());
-  for (size_t i = 0; i < conv.messages.size(); i++) messages.Set(static_cast<uint32_t>(i), conv.messages[i]);
-  out.Set("messages", messages);
-  out.Set("passwordPrompts", 0);
-  return out;
+  return Outcome(env, step, code, text, conv, 0);
 }
 
 Napi::Value PasswdToObject(Napi::Env env, const struct passwd* pw) {

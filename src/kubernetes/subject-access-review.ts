@@ -1,5 +1,6 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { jsonBodyErrors } from './json-body-errors.js';
 import type { AccessRequest, Decision, Policy } from './authz-policy.js';
 
 export interface SubjectAccessReviewDeps {
@@ -114,16 +115,7 @@ export function subjectAccessReviewRoutes(deps: SubjectAccessReviewDeps): Router
     }
   };
 
-  // Body-parser failures, in the route's own stack: a bad body is the caller's fault, never a 5xx.
-  const bodyError = (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    const e = err as { type?: string; status?: number };
-    if (res.headersSent) return next(err);
-    const status = e.type === 'entity.too.large' ? 413 : e.type === 'charset.unsupported' || e.type === 'encoding.unsupported' ? 415 : (e.status ?? 500) < 500 ? 400 : 500;
-    const reason = status === 413 ? 'request body too large' : status === 415 ? 'unsupported body encoding' : status === 400 ? 'body is not valid JSON' : 'internal error';
-    log.info({ reqId: res.locals.requestId, status, type: e.type }, 'subject access review body refused');
-    deps.onDecision?.(status >= 500 ? 'error' : 'malformed');
-    res.status(status).set('Cache-Control', 'no-store').json({ error: reason });
-  };
+  const bodyError = jsonBodyErrors(log, 'subject access review', (kind) => deps.onDecision?.(kind));
 
   router.post(deps.path, parseJson, handle, bodyError);
   router.all(deps.path, (_req, res) => {

@@ -1,5 +1,6 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { jsonBodyErrors } from './json-body-errors.js';
 import { fingerprint } from '../logging/logger.js';
 import type { GrantLiveness } from './grant-liveness.js';
 import type { TokenClaims, TokenVerifier } from './token-verifier.js';
@@ -189,17 +190,7 @@ export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
     }
   };
 
-  // Body-parser failures, in the route's own stack (a route does not match a pending error otherwise):
-  // a bad body is the caller's fault (400/413/415), never a 5xx.
-  const bodyError = (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    const e = err as { type?: string; status?: number };
-    if (res.headersSent) return next(err);
-    const status = e.type === 'entity.too.large' ? 413 : e.type === 'charset.unsupported' || e.type === 'encoding.unsupported' ? 415 : (e.status ?? 500) < 500 ? 400 : 500;
-    const reason = status === 413 ? 'request body too large' : status === 415 ? 'unsupported body encoding' : status === 400 ? 'body is not valid JSON' : 'internal error';
-    log.info({ reqId: res.locals.requestId, status, type: e.type }, 'token review body refused');
-    deps.onReview?.(status >= 500 ? 'error' : 'malformed');
-    res.status(status).set('Cache-Control', 'no-store').json({ error: reason });
-  };
+  const bodyError = jsonBodyErrors(log, 'token review', (kind) => deps.onReview?.(kind));
 
   router.post(deps.path, parseJson, handle, bodyError);
 

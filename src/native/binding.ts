@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { UnixUser } from '../directory/types.js';
 import { packageRoot } from '../paths.js';
 
 /** The outcome of a PAM transaction, as the native binding reports it. */
@@ -16,14 +17,8 @@ export interface PamOutcome {
   passwordPrompts: number;
 }
 
-export interface NssUser {
-  name: string;
-  uid: number;
-  gid: number;
-  gecos: string;
-  home: string;
-  shell: string;
-}
+/** getpwnam_r's answer: the directory's UnixUser shape. */
+export type NssUser = UnixUser;
 
 /** The functions of build/Release/unixid_native.node. Every one blocks: call them from worker threads only. */
 export interface NativeBinding {

@@ -4,15 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser } from '../harness/http-client.js';
-import { kubeloginClient, kubeloginLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
+import { kubeloginClient, kubeloginLogin, verifyLikeApiserver, invalidGrant } from '../harness/oidc-flows.js';
 import { BASE_DN, SERVICE_DN, SERVICE_PASSWORD, startSlapd, type Slapd } from '../harness/slapd.js';
 import { tempDir } from '../harness/tmp.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
 
-function invalidGrant(err: unknown): boolean {
-  assert.equal((err as { error?: string }).error, 'invalid_grant');
-  return true;
-}
 
 describe('OIDC flow with the LDAP backend (real slapd, two servers)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { approveDevice, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
+import { approveDevice, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin, verifyLikeApiserver, invalidGrant } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS, type UnixAccounts } from '../harness/unix-accounts.js';
@@ -14,11 +14,6 @@ const alice = USERS.find((u) => u.name === 'alice')!;
 const bob = USERS.find((u) => u.name === 'bob')!;
 const carol = USERS.find((u) => u.name === 'carol')!;
 
-/** The token endpoint answered invalid_grant (openid-client puts the OAuth error code on `error`). */
-function invalidGrant(err: unknown): boolean {
-  assert.equal((err as { error?: string }).error, 'invalid_grant');
-  return true;
-}
 
 describe('foundation: PAM + NSS + Redis, kubelogin-shaped flows', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

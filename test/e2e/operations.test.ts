@@ -22,10 +22,6 @@ import { tokenReview } from '../harness/token-review.js';
 const alice = USERS[0]!;
 const bob = USERS[1]!;
 
-function invalidGrant(err: unknown): boolean {
-  assert.equal((err as { error?: string }).error, 'invalid_grant');
-  return true;
-}
 
 describe('operations', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

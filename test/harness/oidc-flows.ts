@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { Browser, formAction, formField, type Hop } from './http-client.js';
@@ -112,4 +113,10 @@ export async function approveDevice(browser: Browser, verificationUri: string, u
   });
   if (!login.body.includes('name="password"')) return login;
   return submitLogin(browser, login, username, password);
+}
+
+/** For assert.rejects: the token endpoint answered invalid_grant (openid-client puts the OAuth error code on `error`). */
+export function invalidGrant(err: unknown): boolean {
+  assert.equal((err as { error?: string }).error, 'invalid_grant');
+  return true;
 }
