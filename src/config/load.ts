@@ -31,15 +31,22 @@ export interface ConfigSources {
 
 type Tree = Record<string, unknown>;
 
-function setPath(tree: Tree, dotted: string, value: unknown): void {
+/** Path segments that would lead out of the tree into Object.prototype; no config key is named so. */
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Write `value` at a dotted path, creating objects on the way. Returns a problem instead for a path through the prototype. */
+function setPath(tree: Tree, dotted: string, value: unknown): ConfigProblem | undefined {
   const parts = dotted.split('.');
+  if (parts.some((p) => FORBIDDEN_SEGMENTS.has(p))) return { path: dotted, message: 'unknown key' };
   let node: Tree = tree;
   for (const part of parts.slice(0, -1)) {
-    const next = node[part];
+    // Own properties only: never walk into something the tree inherits.
+    const next = Object.hasOwn(node, part) ? node[part] : undefined;
     if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
     node = node[part] as Tree;
   }
   node[parts[parts.length - 1]!] = value;
+  return undefined;
 }
 
 /** Turn zod issues into dotted-path problems (unknown keys are named individually). */
@@ -95,7 +102,10 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     const raw = env[v.name];
     if (raw !== undefined && raw !== '') setPath(tree, v.path, parseEnvValue(v.kind, raw));
   }
-  for (const [path, value] of Object.entries(sources.flags ?? {})) setPath(tree, path, value);
+  for (const [path, value] of Object.entries(sources.flags ?? {})) {
+    const problem = setPath(tree, path, value);
+    if (problem) problems.push(problem);
+  }
 
   const result = configSchema.safeParse(tree);
   if (!result.success) problems.push(...problemsFromZod(result.error));
