@@ -112,7 +112,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     const limits = { username: config.throttle.username, ip: config.throttle.ip, allowList: config.throttle.allowList, onBan: events.ban };
     gate = store.redis ? createRedisLoginThrottle(store.redis, { ...limits, keyPrefix: config.store.keyPrefix }) : createMemoryLoginThrottle(limits);
   }
-  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, ...(gate ? { gate } : {}) };
+  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, ...(gate ? { gate } : {}) };
 
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });
   const revokeGrant = createGrantRevoker(Adapter);

@@ -22,6 +22,8 @@ export interface PasswordCheckDeps {
   logger: Logger;
   gate?: LoginGate;
   onLogin?: (event: LoginEvent) => void;
+  /** A refused or throttled attempt answers no sooner than this, so timing tells no account apart. */
+  minResponseMs?: number;
 }
 
 export interface Attempt {
@@ -45,6 +47,14 @@ export type PasswordCheck =
  * and the login event. Never throws for a refusal; the password copy is wiped after use.
  */
 export async function checkPassword(deps: PasswordCheckDeps, attempt: Attempt): Promise<PasswordCheck> {
+  const started = Date.now();
+  const result = await attemptLogin(deps, attempt);
+  const pad = (deps.minResponseMs ?? 0) - (Date.now() - started);
+  if (!result.ok && result.kind !== 'unavailable' && pad > 0) await new Promise((r) => setTimeout(r, pad));
+  return result;
+}
+
+async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<PasswordCheck> {
   const { backend, logger } = deps;
   const { username, ip, clientId, via } = attempt;
   const base = { reqId: attempt.requestId, username, ip, clientId, backend: backend.type, via };
