@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { UnixidError } from '../errors.js';
+import { ERRORS, UnixidError } from '../errors.js';
+import { isStoreUnavailable } from '../oidc/store-errors.js';
 import type { Renderer } from './render.js';
 
 interface HttpishError {
@@ -16,6 +17,7 @@ interface HttpishError {
 /** What the client may learn about an error: a status and a safe message; the rest is logged. */
 export function describeError(err: unknown): { status: number; code: string; message: string } {
   if (err instanceof UnixidError) return { status: err.status, code: err.code, message: err.expose ? err.message : 'Something went wrong on our side.' };
+  if (isStoreUnavailable(err)) return { status: 503, code: 'STORE_UNAVAILABLE', message: ERRORS.STORE_UNAVAILABLE.message };
   const e = (err ?? {}) as HttpishError;
   if (e.type === 'entity.too.large') return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request is too large.' };
   if (e.type === 'entity.parse.failed') return { status: 400, code: 'BAD_REQUEST', message: 'The request body could not be parsed.' };

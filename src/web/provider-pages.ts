@@ -1,6 +1,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
+import { ERRORS } from '../errors.js';
 import type { ProviderPages } from '../oidc/provider.js';
+import { isStoreUnavailable } from '../oidc/store-errors.js';
 import type { Renderer } from './render.js';
 
 /** Pull the action URL and the xsrf value out of a form oidc-provider generated. */
@@ -37,6 +39,14 @@ function clientName(ctx: KoaContextWithOIDC): string | undefined {
 export function createProviderPages(renderer: Renderer, logger: Logger): ProviderPages {
   return {
     async deviceInput(ctx, form, error) {
+      if (isStoreUnavailable(error)) {
+        // The form's xsrf value could not be kept either: nothing to offer but "try again".
+        if (ctx.oidc?.session) (ctx.oidc.session as unknown as { touched: boolean }).touched = false;
+        ctx.status = 503;
+        ctx.set('Retry-After', '5');
+        await show(ctx, renderer, 'unavailable', { title: 'Temporarily unavailable', message: ERRORS.STORE_UNAVAILABLE.message });
+        return;
+      }
       if (error && neverStored(ctx)) {
         // oidc-provider re-renders the form after an error with a fresh xsrf value kept in the
         // session; a session it never stored (no cookie, or an expired one) then fails to persist
@@ -84,6 +94,11 @@ export function createProviderPages(renderer: Renderer, logger: Logger): Provide
       const status = ctx.status >= 400 ? ctx.status : 400;
       logger.info({ status, error: out.error, description: out.error_description, detail: (error as { error_detail?: string }).error_detail }, 'provider error page');
       ctx.status = status;
+      if (isStoreUnavailable(error)) {
+        ctx.set('Retry-After', '5');
+        await show(ctx, renderer, 'unavailable', { title: 'Temporarily unavailable', message: ERRORS.STORE_UNAVAILABLE.message });
+        return;
+      }
       await show(ctx, renderer, 'error', {
         title: 'Login error',
         status,
