@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CredentialBackend } from '../backends/types.js';
-import { BackendUnavailableError } from '../errors.js';
+import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js';
 import type { Identity } from '../identity.js';
 import type { LoginGate } from './login-gate.js';
 import { loginFailureMessage } from './login-messages.js';
@@ -83,7 +83,8 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   try {
     result = await backend.login(username, secret, { remoteAddress: ip, ...(attempt.requestId ? { requestId: attempt.requestId } : {}) });
   } catch (err) {
-    if (!(err instanceof BackendUnavailableError)) throw err;
+    // A directory that cannot answer (NSS behind a hung SSSD) is as unavailable as PAM or LDAP.
+    if (!(err instanceof BackendUnavailableError || err instanceof DirectoryUnavailableError)) throw err;
     logger.error({ ...base, err: err.detail }, 'login backend unavailable');
     event('unavailable', 'backend_unavailable');
     return { ok: false, kind: 'unavailable', message: err.message };
