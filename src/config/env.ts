@@ -5,7 +5,8 @@
 export interface EnvVar {
   name: string;
   path: string;
-  kind: 'string' | 'number' | 'boolean' | 'list';
+  /** trust: express's 'trust proxy' value (true/false, a hop count, or an address list). */
+  kind: 'string' | 'number' | 'boolean' | 'list' | 'trust';
 }
 
 export const ENV_VARS: readonly EnvVar[] = [
@@ -13,7 +14,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'UNIXID_DATA_DIR', path: 'dataDir', kind: 'string' },
   { name: 'UNIXID_HOST', path: 'server.host', kind: 'string' },
   { name: 'UNIXID_PORT', path: 'server.port', kind: 'number' },
-  { name: 'UNIXID_TRUST_PROXY', path: 'server.trustProxy', kind: 'string' },
+  { name: 'UNIXID_TRUST_PROXY', path: 'server.trustProxy', kind: 'trust' },
   { name: 'UNIXID_SHUTDOWN_GRACE_SECONDS', path: 'server.shutdownGraceSeconds', kind: 'number' },
   { name: 'UNIXID_REDIS_URL', path: 'store.redisUrl', kind: 'string' },
   { name: 'UNIXID_REDIS_KEY_PREFIX', path: 'store.keyPrefix', kind: 'string' },
@@ -77,6 +78,10 @@ export function parseEnvValue(kind: EnvVar['kind'], raw: string): unknown {
       return /^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : raw;
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'trust':
+      // As a string "true" would reach express as an address list (and fail at start).
+      if (/^(true|false)$/i.test(raw.trim())) return raw.trim().toLowerCase() === 'true';
+      return /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     default:
       return raw;
   }
