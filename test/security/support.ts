@@ -151,7 +151,7 @@ export async function tokenReview(url: string, token: string, apiVersion = 'auth
  * fatal or uncaught, no request ended in a 5xx, and nothing printed a stack trace outside the JSON
  * log lines (koa prints one to stderr when an error escapes the provider).
  */
-export async function assertAlive(server: UnixidProcess): Promise<void> {
+export async function assertAlive(server: UnixidProcess, options: { noErrors?: boolean } = {}): Promise<void> {
   assert.equal(server.child.exitCode, null, 'the process is still running');
   assert.equal(server.child.signalCode, null, 'the process was not killed');
   const health = await fetch(`${server.url}/healthz`);
@@ -159,6 +159,11 @@ export async function assertAlive(server: UnixidProcess): Promise<void> {
   const entries = server.logEntries();
   const fatal = entries.filter((e) => e.level === 'fatal' || /uncaught|unhandled/i.test(String(e.msg)));
   assert.deepEqual(fatal, [], 'no fatal or uncaught errors logged');
+  if (options.noErrors) {
+    // Bad input is the client's problem: nothing about it is worth an error-level line (pino level >= 50).
+    const errors = entries.filter((e) => e.level === 'error');
+    assert.deepEqual(errors.map((e) => `${String(e.msg)} ${String(e.path ?? e.event ?? '')}`), [], 'no error-level log lines');
+  }
   const failed = entries.filter((e) => e.msg === 'request' && Number(e.status) >= 500);
   assert.deepEqual(failed, [], 'no request ended in a 5xx');
   const stray = server.logs.filter((l) => !l.startsWith('{') && /^\s+at |Error: /.test(l));
