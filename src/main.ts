@@ -176,7 +176,9 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       logger,
       tls: tls.certFile && tls.keyFile ? { certFile: tls.certFile, keyFile: tls.keyFile, clientCaFile: tls.clientCaFile, reloadIntervalMs: tls.reloadIntervalMs } : undefined,
     },
-    app,
+    (req, res) => {
+      if (!kube.fastPath?.(req, res)) app(req, res);
+    },
   );
   const { server } = listener;
   server.keepAliveTimeout = 65_000;

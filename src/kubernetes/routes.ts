@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler, Router } from 'express';
 import type { Adapter } from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -14,7 +15,8 @@ import { createPolicyStore, type PolicyStore } from './authz-policy.js';
 import { basicTokenRoutes } from './basic-token.js';
 import { createGrantLiveness } from './grant-liveness.js';
 import { subjectAccessReviewRoutes } from './subject-access-review.js';
-import { tokenReviewRoutes } from './token-review.js';
+import { createTokenReviewer, tokenReviewRoutes } from './token-review.js';
+import { tokenReviewFastPath } from './token-review-http.js';
 import { createTokenVerifier } from './token-verifier.js';
 
 export interface KubernetesRouteDeps {
@@ -36,10 +38,11 @@ export interface KubernetesRouteDeps {
  * client-certificate check when a client CA is configured) and the basic-auth token endpoint.
  * Rejects when the authorization policy cannot be loaded.
  */
-export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ routers: Array<Router | RequestHandler>; close(): void }> {
+export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ routers: Array<Router | RequestHandler>; fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean; close(): void }> {
   const { config, logger } = deps;
   const kube = config.kubernetes;
   const routers: Array<Router | RequestHandler> = [];
+  let fastPath: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const mtls = config.server.tls.clientCaFile ? requireClientCert({ logger }) : undefined;
   const guarded = (path: string, router: Router): RequestHandler | Router =>
     mtls ? (req, res, next) => (req.path === path ? mtls(req, res, () => router(req, res, next)) : router(req, res, next)) : router;
@@ -53,7 +56,10 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
       groupsClaim: kube.groupsClaim,
     });
     const revocation = kube.webhook.checkRevocation ? { revocation: createGrantLiveness(deps.Adapter, Date.now, deps.revocations) } : {};
-    routers.push(guarded(kube.webhook.path, tokenReviewRoutes({ path: kube.webhook.path, verifier, mapping: kube, ...revocation, logger, onReview: deps.events.tokenReview })));
+    const reviewDeps = { path: kube.webhook.path, verifier, mapping: kube, ...revocation, logger, onReview: deps.events.tokenReview };
+    // POSTs are answered before express (see token-review-http.ts); the router answers the rest (405).
+    fastPath = tokenReviewFastPath({ path: kube.webhook.path, review: createTokenReviewer(reviewDeps), requireClientCert: Boolean(mtls) });
+    routers.push(guarded(kube.webhook.path, tokenReviewRoutes(reviewDeps)));
   }
 
   let policy: PolicyStore | undefined;
@@ -79,5 +85,5 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
       }),
     );
   }
-  return { routers, close: () => policy?.close() };
+  return { routers, ...(fastPath ? { fastPath } : {}), close: () => policy?.close() };
 }

@@ -37,6 +37,8 @@ export interface KubernetesUser {
 
 const API_VERSIONS = new Set(['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1']);
 const DEFAULT_REVOCATION_TIMEOUT_MS = 2000;
+/** Largest TokenReview body accepted (a 16 KiB token and its envelope fit many times over). */
+export const MAX_REVIEW_BYTES = 64 * 1024;
 /**
  * Sent as `status.error` when the grant store cannot be asked. An answer with `error` is not cached by
  * the apiserver (CONTRACTS §2.4), so access comes back as soon as the store does.
@@ -107,39 +109,37 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** One answered review, independent of the HTTP stack that carries it. */
+export interface ReviewAnswer {
+  status: number;
+  body: unknown;
+}
+
 /**
- * `POST <path>`: kube-apiserver's TokenReview webhook (authentication.k8s.io v1 and v1beta1), answered
- * in the request's version. Tokens that are not ours get `authenticated: false` without `error` (the
- * apiserver caches that and moves on); malformed bodies get 400 with a reason; never a 5xx for bad input.
+ * The TokenReview logic (authentication.k8s.io v1 and v1beta1), answered in the request's version.
+ * Tokens that are not ours get `authenticated: false` without `error` (the apiserver caches that
+ * and moves on); malformed bodies get 400 with a reason. Never rejects.
  */
-export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
-  const router = Router();
+export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body: unknown, reqId?: string) => Promise<ReviewAnswer> {
   const timeoutMs = deps.revocationTimeoutMs ?? DEFAULT_REVOCATION_TIMEOUT_MS;
-  // Scoped to this route only; the apiserver's content type (with or without charset) is not checked.
-  const parseJson = express.json({ limit: '64kb', strict: true, type: () => true });
   const log = deps.logger;
 
-  function finish(res: Response, outcome: ReviewOutcome): void {
-    deps.onReview?.(outcome);
-    res.set('Cache-Control', 'no-store');
-  }
-
-  async function review(req: Request, res: Response): Promise<void> {
-    const reqId = res.locals.requestId as string | undefined;
-    const parsed = parseTokenReview(req.body);
+  async function review(body: unknown, reqId: string | undefined): Promise<ReviewAnswer> {
+    const parsed = parseTokenReview(body);
     if (!parsed.ok) {
       log.info({ reqId, reason: parsed.reason }, 'token review malformed');
-      finish(res, 'malformed');
-      res.status(400).json({ error: parsed.reason });
-      return;
+      deps.onReview?.('malformed');
+      return { status: 400, body: { error: parsed.reason } };
     }
     const { apiVersion, token, audiences } = parsed;
     const tokenFp = fingerprint(token);
-    const answer = (status: Record<string, unknown>) => res.status(200).json({ apiVersion, kind: 'TokenReview', status });
+    const answer = (outcome: ReviewOutcome, status: Record<string, unknown>): ReviewAnswer => {
+      deps.onReview?.(outcome);
+      return { status: 200, body: { apiVersion, kind: 'TokenReview', status } };
+    };
     const reject = (reason: string, level: 'debug' | 'info', extra: Record<string, unknown> = {}) => {
       log[level]({ reqId, tokenFp, outcome: 'rejected', reason, ...extra }, 'token review rejected');
-      finish(res, 'rejected');
-      answer({ authenticated: false });
+      return answer('rejected', { authenticated: false });
     };
 
     const verified = deps.verifier.verify(token);
@@ -161,9 +161,7 @@ export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
         // kubectl request while the store is down, and only ends in a 401 anyway (CONTRACTS §2.5);
         // `error` keeps the apiserver from caching the refusal (§2.4) and puts the reason in its log.
         log.warn({ reqId, tokenFp, outcome: 'error', err: (err as Error)?.message ?? String(err) }, 'token review: revocation store unavailable');
-        finish(res, 'error');
-        answer({ authenticated: false, error: REVOCATION_UNAVAILABLE });
-        return;
+        return answer('error', { authenticated: false, error: REVOCATION_UNAVAILABLE });
       }
       if (!alive) return reject('grant revoked or expired', 'info', { sub: verified.claims.sub, username: mapped.user.username });
     }
@@ -176,27 +174,38 @@ export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
     // implicit audiences, which need not overlap and would reject the user silently (CONTRACTS §2.3).
     if (audiences.length > 0) status.audiences = audiences;
     log.info({ reqId, tokenFp, outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
-    finish(res, 'authenticated');
-    answer(status);
+    return answer('authenticated', status);
   }
 
-  const handle = async (req: Request, res: Response): Promise<void> => {
+  return async (body, reqId) => {
     try {
-      await review(req, res);
+      return await review(body, reqId);
     } catch (err) {
-      log.error({ reqId: res.locals.requestId, err }, 'token review failed');
+      log.error({ reqId, err }, 'token review failed');
       deps.onReview?.('error');
-      if (!res.headersSent) res.status(500).set('Cache-Control', 'no-store').json({ error: 'internal error' });
+      return { status: 500, body: { error: 'internal error' } };
     }
   };
+}
 
-  const bodyError = jsonBodyErrors(log, 'token review', (kind) => deps.onReview?.(kind));
+/**
+ * `POST <path>` as an express route around createTokenReviewer. The server answers the same path
+ * before express (token-review-http.ts) for speed; this router serves tests and embedding.
+ */
+export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
+  const router = Router();
+  // Scoped to this route only; the apiserver's content type (with or without charset) is not checked.
+  const parseJson = express.json({ limit: `${MAX_REVIEW_BYTES}b`, strict: true, type: () => true });
+  const reviewer = createTokenReviewer(deps);
 
-  router.post(deps.path, parseJson, handle, bodyError);
+  const handle = async (req: Request, res: Response): Promise<void> => {
+    const answer = await reviewer(req.body, res.locals.requestId as string | undefined);
+    res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
+  };
 
+  router.post(deps.path, parseJson, handle, jsonBodyErrors(deps.logger, 'token review', (kind) => deps.onReview?.(kind)));
   router.all(deps.path, (_req, res) => {
     res.status(405).set('Allow', 'POST').json({ error: 'method not allowed: use POST' });
   });
-
   return router;
 }
