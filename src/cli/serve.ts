@@ -12,12 +12,14 @@ export async function serve(config: Config, options: { production: boolean }): P
     if (stopping) return;
     stopping = true;
     running.logger.info({ signal }, 'shutting down');
+    // Logs are written asynchronously: flush them before the process goes.
+    const exit = (code: number) => running.logger.flush(() => process.exit(code));
     running
       .close()
-      .then(() => process.exit(0))
+      .then(() => exit(0))
       .catch((err: unknown) => {
         running.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

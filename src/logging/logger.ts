@@ -28,9 +28,13 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
-/** The process logger: JSON lines on stdout, secrets redacted by field name. */
+/**
+ * The process logger: JSON lines on stdout, secrets redacted by field name. Stdout is written
+ * asynchronously: a synchronous write per line stalls the event loop whenever the log reader
+ * falls behind, and the webhook's latency with it. Call `logger.flush()` before exiting.
+ */
 export function createLogger(options: LoggerOptions): Logger {
-  const dest = options.destination ?? process.stdout;
+  const dest = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: options.level,
