@@ -86,3 +86,20 @@ describe('native thread pool', () => {
     }
   });
 });
+
+describe('native thread pool lifecycle', () => {
+  it('starts threads on demand and stops them when idle', async () => {
+    const pool = createNativePool({ name: 'nss', threads: 2, maxQueue: 10, timeoutMs: 5000, idleMs: 50 });
+    try {
+      assert.equal(pool.stats().threads, 0, 'no thread before the first call');
+      await Promise.all([pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' })]);
+      assert.equal(pool.stats().threads, 2);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(pool.stats().threads, 0, 'idle threads stopped');
+      // Idle threads are gone; the next call starts one again and is answered.
+      assert.equal((await pool.run<{ uid: number } | null>({ op: 'getUser', name: 'root' }))?.uid, 0);
+    } finally {
+      await pool.close();
+    }
+  });
+});

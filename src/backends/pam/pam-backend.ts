@@ -111,7 +111,7 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
 
     async health() {
       const s = pool.stats();
-      return { ok: true, detail: `${s.running}/${s.threads} PAM threads busy, ${s.queued} waiting` };
+      return { ok: true, detail: `${s.running}/${s.maxThreads} PAM threads busy, ${s.queued} waiting` };
     },
 
     close: () => pool.close(),
