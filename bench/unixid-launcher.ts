@@ -43,7 +43,7 @@ export async function launchUnixid(options: LaunchOptions): Promise<Launched> {
   const url = `http://127.0.0.1:${port}`;
   const configFile = join(options.dir, `unixid-${options.from}-${port}.yaml`);
   await writeFile(configFile, options.configYaml);
-  const args = options.from === 'dist' ? [DIST_MAIN, 'serve', '--config', configFile] : ['--import', 'tsx', SOURCE_MAIN, 'serve', '--config', configFile];
+  const args = options.from === 'dist' ? ['--max-semi-space-size=4', DIST_MAIN, 'serve', '--config', configFile] : ['--import', 'tsx', SOURCE_MAIN, 'serve', '--config', configFile];
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',

@@ -173,7 +173,9 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
     // (they overlap by construction). Leaving them out would make the apiserver fall back to its own
     // implicit audiences, which need not overlap and would reject the user silently (CONTRACTS §2.3).
     if (audiences.length > 0) status.audiences = audiences;
-    log.info({ reqId, tokenFp, outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
+    // Debug, not info: this line would come with every uncached kubectl request; the counter
+    // unixid_token_reviews_total has the rate, and refusals are logged at info above.
+    log.debug({ reqId, tokenFp, outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
     return answer('authenticated', status);
   }
 
