@@ -18,7 +18,7 @@ import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, assertNoStack, KUBERNETES_CLIENT_YAML, rawBytes, rawRequest, readServerKey, signJwt, tokenReview, type ServerKey } from './support.js';
+import { assertAlive, assertNoStack, KUBERNETES_CLIENT_YAML, logsSettled, rawBytes, rawRequest, readServerKey, signJwt, tokenReview, type ServerKey } from './support.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 const bob = USERS.find((u) => u.name === 'bob')!;
@@ -421,6 +421,7 @@ describe('bad-input catalogue against a running unixid', () => {
   });
 
   it('login form: missing, oversized, NUL-bearing, look-alike and case-variant usernames never log in as alice', async () => {
+    await logsSettled(server);
     const successesBefore = server.logEntries().filter((e) => e.msg === 'login succeeded').length;
     const browser = new Browser();
     const { page } = await startKubeloginAuthorize(config, browser);
@@ -462,6 +463,7 @@ describe('bad-input catalogue against a running unixid', () => {
       assert.ok(!res.location, `${what}: no redirect back to the client`);
       assert.doesNotMatch(res.body, /<script>alert\(1\)/, `${what}: the username is escaped on the page`);
     }
+    await logsSettled(server);
     const successes = server.logEntries().filter((e) => e.msg === 'login succeeded').length;
     assert.equal(successes, successesBefore, 'no login succeeded');
     const reasons = new Set(server.logEntries().filter((e) => e.msg === 'login failed').map((e) => String(e.reason)));

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Browser, formAction, formField } from '../harness/http-client.js';
 import { tempDir } from '../harness/tmp.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
+import { logsSettled } from './support.js';
 
 describe('device pages without a session', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -54,6 +55,7 @@ describe('device pages without a session', () => {
 
   it('no request failed and the process is healthy', async () => {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    await logsSettled(server);
     const failed = server.logEntries().filter((e) => e.msg === 'request' && Number(e.status) >= 500);
     assert.deepEqual(failed, []);
   });

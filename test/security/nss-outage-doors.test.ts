@@ -9,7 +9,7 @@ import { kubeloginClient, startKubeloginAuthorize } from '../harness/oidc-flows.
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS, type UnixAccounts } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { hangFile, KUBERNETES_CLIENT_YAML } from './support.js';
+import { hangFile, KUBERNETES_CLIENT_YAML, logsSettled } from './support.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 
@@ -64,6 +64,7 @@ describe('password doors while NSS hangs', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const line = metrics.split('\n').find((l) => l.startsWith('unixid_logins_total{') && l.includes('outcome="unavailable"'));
     assert.equal(Number(line?.split(' ').pop()), 3, line);
+    await logsSettled(server);
     assert.deepEqual(server.logEntries().filter((e) => e.msg === 'request' && e.status === 500), []);
   });
 });

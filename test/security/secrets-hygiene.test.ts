@@ -15,7 +15,7 @@ import { redisCli, startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, KUBERNETES_CLIENT_YAML, tokenReview } from './support.js';
+import { assertAlive, KUBERNETES_CLIENT_YAML, logsSettled, tokenReview } from './support.js';
 
 const [alice, bob, carol] = USERS as [(typeof USERS)[0], (typeof USERS)[0], (typeof USERS)[0]];
 /** Wrong passwords, one with every character that URL, JSON and basic-auth encodings treat specially. */
@@ -206,6 +206,8 @@ describe('secrets hygiene: no password or token in anything the process writes',
   }
 
   it('no password and no token in any log line (trace level) or the audit file', async () => {
+    // Every line in (the log is asynchronous), then stop, which flushes the audit file.
+    await logsSettled(server);
     await server.stop();
     const audit = await readFile(auditFile, 'utf8');
     assert.ok(audit.includes('"event":"login.failure"') && audit.includes('"event":"login.throttled"') && audit.includes('"event":"logout"'), 'the audit file saw the flows');

@@ -10,7 +10,7 @@ import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertNoStack } from './support.js';
+import { assertNoStack, logsSettled } from './support.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 const AUTHORIZE = '/auth?client_id=kubernetes&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Flocalhost%3A8000&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256';
@@ -80,6 +80,7 @@ describe('pages and endpoints while the session store is down', () => {
 
   it('none of it was a 500, and the process is healthy', async () => {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    await logsSettled(server);
     const failed = server.logEntries().filter((e) => e.msg === 'request' && Number(e.status) >= 500 && e.status !== 503);
     assert.deepEqual(failed, []);
   });

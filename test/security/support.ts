@@ -2,7 +2,7 @@
 // would refuse or normalise, JWTs signed with the server's own key, and the "still alive, never a
 // 5xx, never a stack" checks every suite ends with.
 import assert from 'node:assert/strict';
-import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, randomUUID, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
 import { link, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -147,6 +147,24 @@ export async function tokenReview(url: string, token: string, apiVersion = 'auth
 }
 
 /**
+ * Resolve once every line the server logged before this call is in `server.logs`. unixid writes its
+ * log asynchronously, so a response can arrive before the lines about it: a marker request is sent
+ * and its access-log line awaited (lines arrive in order). Rejects after 5 s.
+ */
+export async function logsSettled(server: UnixidProcess): Promise<void> {
+  const id = `settle-${randomUUID()}`;
+  await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': id } });
+  await server.waitForLog(new RegExp(`"reqId":"${id}"`), 5000);
+}
+
+/** The log entries of one request, once its access-log line (its last) has arrived. Rejects after 5 s. */
+export async function requestLines(server: UnixidProcess, reqId: string | null): Promise<Record<string, unknown>[]> {
+  assert.ok(reqId, 'the response names its request id');
+  await server.waitForLog(new RegExp(`"reqId":"${reqId}".*"msg":"request"`), 5000);
+  return server.logEntries().filter((e) => e.reqId === reqId);
+}
+
+/**
  * The process is still there and well: /healthz answers 200, it has not exited, it logged nothing
  * fatal or uncaught, no request ended in a 5xx, and nothing printed a stack trace outside the JSON
  * log lines (koa prints one to stderr when an error escapes the provider).
@@ -156,6 +174,7 @@ export async function assertAlive(server: UnixidProcess, options: { noErrors?: b
   assert.equal(server.child.signalCode, null, 'the process was not killed');
   const health = await fetch(`${server.url}/healthz`);
   assert.equal(health.status, 200, '/healthz answers');
+  await logsSettled(server);
   const entries = server.logEntries();
   const fatal = entries.filter((e) => e.level === 'fatal' || /uncaught|unhandled/i.test(String(e.msg)));
   assert.deepEqual(fatal, [], 'no fatal or uncaught errors logged');

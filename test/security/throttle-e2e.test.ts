@@ -16,7 +16,7 @@ import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, KUBERNETES_CLIENT_YAML } from './support.js';
+import { assertAlive, KUBERNETES_CLIENT_YAML, requestLines } from './support.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -109,8 +109,8 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
     return line ? Number(line.split(' ').pop()) : 0;
   }
 
-  /** The server's log lines for one request id. */
-  const linesOf = (server: UnixidProcess, reqId: string | null) => server.logEntries().filter((e) => e.reqId === reqId);
+  /** The server's log lines for one request id (waited for: the log is written asynchronously). */
+  const linesOf = (server: UnixidProcess, reqId: string | null) => requestLines(server, reqId);
 
   it('form: five wrong passwords, then the sixth gets 429 with the same message and a Retry-After, and PAM never sees it', async () => {
     const before = await throttledCount(a);
@@ -122,7 +122,7 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
       assert.match(res.body, /Invalid username or password\./);
       wrongPages.push(pageShape(res.body));
       // Attempts that reach PAM are logged with its verdict.
-      const failed = linesOf(a, res.headers.get('x-request-id')).find((e) => e.msg === 'login failed');
+      const failed = (await linesOf(a, res.headers.get('x-request-id'))).find((e) => e.msg === 'login failed');
       assert.equal(failed?.reason, 'wrong_password', `attempt ${i} reached PAM`);
       assert.match(String(failed?.detail), /PAM_AUTH_ERR/);
     }
@@ -134,7 +134,7 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
     const retryAfter = Number(sixth.headers.get('retry-after'));
     assert.ok(retryAfter > 0 && retryAfter <= 900, `Retry-After ${retryAfter}`);
 
-    const lines = linesOf(a, sixth.headers.get('x-request-id'));
+    const lines = await linesOf(a, sixth.headers.get('x-request-id'));
     assert.ok(lines.some((e) => e.msg === 'login throttled'), 'a "login throttled" line');
     assert.ok(!lines.some((e) => e.msg === 'login failed' || /PAM/.test(JSON.stringify(e))), 'no PAM verdict for the throttled attempt: PAM was not called');
 
@@ -144,7 +144,7 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
     assert.equal(right.status, 429);
     assert.ok(right.body.includes(GENERIC));
     assert.ok(!right.location, 'no redirect back to the client');
-    const rightLines = linesOf(a, right.headers.get('x-request-id'));
+    const rightLines = await linesOf(a, right.headers.get('x-request-id'));
     assert.ok(rightLines.some((e) => e.msg === 'login throttled'));
     assert.ok(!rightLines.some((e) => e.msg === 'login succeeded' || e.msg === 'PAM transaction done'));
 
@@ -212,7 +212,7 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
       [a, basicOnA, 'basic_token'],
       [b, formOnB, 'form'],
     ] as const) {
-      const lines = linesOf(server, res.headers.get('x-request-id'));
+      const lines = await linesOf(server, res.headers.get('x-request-id'));
       assert.ok(lines.some((e) => e.msg === 'login throttled' && e.username === 'bob' && e.via === via), `${via}: a "login throttled" line`);
       assert.ok(!lines.some((e) => e.msg === 'login failed' || e.msg === 'login succeeded' || /PAM_/.test(JSON.stringify(e))), `${via}: PAM was not called`);
     }
