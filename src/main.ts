@@ -29,6 +29,7 @@ import { createProvider } from './oidc/provider.js';
 import { createProviderRef } from './oidc/provider-ref.js';
 import { createGrantRevoker } from './oidc/revoke-grant.js';
 import { createRevocationList } from './oidc/revocations.js';
+import { withStoreErrors } from './oidc/store-errors.js';
 import { packageRoot } from './paths.js';
 import { createListener } from './server/listen.js';
 import { createStore } from './store/create-store.js';
@@ -89,7 +90,8 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     production: options.production,
     audit,
   });
-  const Adapter: new (name: string) => Adapter = store.kind === 'redis' ? instrumentAdapter(store.Adapter, metrics) : store.Adapter;
+  // Every user of the store (provider, accounts, revocations, webhooks) sees an outage as 503 'temporarily unavailable'.
+  const Adapter: new (name: string) => Adapter = withStoreErrors(store.kind === 'redis' ? instrumentAdapter(store.Adapter, metrics) : store.Adapter);
 
   const directory = instrumentDirectory(createDirectory(config.nss, logger), metrics);
   const backend = instrumentBackend(await createBackend(config, { directory, groupFilter: createGroupFilter(config.groups), logger }), metrics);

@@ -49,6 +49,11 @@ export function logProviderEvents(provider: Provider, logger: Logger, onIssued?:
       else logger.info(fields, 'provider refused a request');
     });
   }
+  // Koa prints errors that escape the provider to stderr as plain text unless someone listens:
+  // keep them in the JSON log instead.
+  (provider.on as (event: string, handler: (...args: unknown[]) => void) => Provider)('error', (err: unknown) => {
+    logger.error({ err }, 'provider request failed');
+  });
   provider.on('grant.success', (ctx) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? '');
     logger.info({ clientId: ctx.oidc.client?.clientId, grantType, accountId: ctx.oidc.account?.accountId }, 'tokens issued');

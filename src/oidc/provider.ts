@@ -10,7 +10,6 @@ import { SCOPE_CLAIMS, SCOPES } from './claims.js';
 import type { AccountResolver, IssuedThing } from './find-account.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { withRefreshReuseGrace } from './refresh-reuse-grace.js';
-import { withStoreErrors } from './store-errors.js';
 
 /** Page renderers oidc-provider calls for the pages it owns (device flow, logout, errors). */
 export interface ProviderPages {
@@ -87,7 +86,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, resolver, pages } = deps;
   const t = config.tokens;
   const configuration: Configuration = {
-    adapter: withRefreshReuseGrace(withStoreErrors(deps.adapter), t.refreshReuseGraceSeconds),
+    adapter: withRefreshReuseGrace(deps.adapter, t.refreshReuseGraceSeconds),
     clients: [...config.clients.map((c) => withOobRedirect(toClientMetadata(c), config.issuer, config.kubernetes.clientId)), homeClientMetadata(config.issuer)],
     findAccount: (ctx, sub, token) => resolver.findAccount(ctx, sub, token as IssuedThing | undefined),
     jwks: { keys: deps.signingKeys as unknown as NonNullable<Configuration['jwks']>['keys'] },
