@@ -285,7 +285,7 @@ describe('deploy/kubernetes', async () => {
     assert.equal(sc.runAsNonRoot, true);
     assert.equal(String(sc.runAsUser), user, 'the pod runs as the image user');
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
-    assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '256Mi' } });
+    assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '320Mi' } });
   });
 
   it('wires probes to /healthz and /readyz on the port unixid listens on, and the Service to it', { skip: !haveKubectl && 'kubectl not installed' }, async () => {
