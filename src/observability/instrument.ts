@@ -1,4 +1,4 @@
-import type { Adapter } from 'oidc-provider';
+import { decorateAdapter, type AdapterClass } from '../store/decorate-adapter.js';
 import type { CredentialBackend } from '../backends/types.js';
 import type { Directory } from '../directory/types.js';
 import type { BackendKind, Metrics } from './metrics.js';
@@ -24,35 +24,7 @@ export function instrumentDirectory(directory: Directory, metrics: Metrics): Dir
   };
 }
 
-type AdapterClass = new (name: string) => Adapter;
-
 /** The same adapter class, with every store call timed as `redis` (or whatever the store is). */
 export function instrumentAdapter(Base: AdapterClass, metrics: Metrics, kind: BackendKind = 'redis'): AdapterClass {
-  return class TimedAdapter {
-    private readonly inner: Adapter;
-    constructor(name: string) {
-      this.inner = new Base(name);
-    }
-    upsert(...a: Parameters<Adapter['upsert']>) {
-      return metrics.time(kind, () => this.inner.upsert(...a));
-    }
-    find(id: string) {
-      return metrics.time(kind, () => this.inner.find(id));
-    }
-    findByUserCode(code: string) {
-      return metrics.time(kind, () => this.inner.findByUserCode(code));
-    }
-    findByUid(uid: string) {
-      return metrics.time(kind, () => this.inner.findByUid(uid));
-    }
-    consume(id: string) {
-      return metrics.time(kind, () => this.inner.consume(id));
-    }
-    destroy(id: string) {
-      return metrics.time(kind, () => this.inner.destroy(id));
-    }
-    revokeByGrantId(grantId: string) {
-      return metrics.time(kind, () => this.inner.revokeByGrantId(grantId));
-    }
-  } as unknown as AdapterClass;
+  return decorateAdapter(Base, (_method, _model, call) => metrics.time(kind, call));
 }

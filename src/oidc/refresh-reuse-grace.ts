@@ -1,6 +1,5 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
-
-type AdapterClass = new (name: string) => Adapter;
+import type { AdapterPayload } from 'oidc-provider';
+import { decorateAdapter, type AdapterClass } from '../store/decorate-adapter.js';
 
 /**
  * Wrap an adapter class so that a refresh token consumed less than `graceSeconds` ago is still
@@ -10,38 +9,12 @@ type AdapterClass = new (name: string) => Adapter;
  */
 export function withRefreshReuseGrace(Base: AdapterClass, graceSeconds: number, now: () => number = Date.now): AdapterClass {
   if (graceSeconds <= 0) return Base;
-  return class GraceAdapter {
-    readonly inner: Adapter;
-    readonly name: string;
-    constructor(name: string) {
-      this.name = name;
-      this.inner = new Base(name);
-    }
-    upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-      return this.inner.upsert(id, payload, expiresIn);
-    }
-    async find(id: string) {
-      const found = await this.inner.find(id);
-      if (this.name !== 'RefreshToken' || !found || typeof found.consumed !== 'number') return found;
-      const consumedAt = found.consumed > 1e12 ? found.consumed / 1000 : found.consumed;
-      if (now() / 1000 - consumedAt > graceSeconds) return found;
-      const { consumed: _consumed, ...rest } = found;
-      return rest as AdapterPayload;
-    }
-    findByUserCode(userCode: string) {
-      return this.inner.findByUserCode(userCode);
-    }
-    findByUid(uid: string) {
-      return this.inner.findByUid(uid);
-    }
-    consume(id: string) {
-      return this.inner.consume(id);
-    }
-    destroy(id: string) {
-      return this.inner.destroy(id);
-    }
-    revokeByGrantId(grantId: string) {
-      return this.inner.revokeByGrantId(grantId);
-    }
-  } as unknown as AdapterClass;
+  return decorateAdapter(Base, async (method, model, call) => {
+    const found = (await call()) as AdapterPayload | undefined;
+    if (method !== 'find' || model !== 'RefreshToken' || !found || typeof found.consumed !== 'number') return found;
+    const consumedAt = found.consumed > 1e12 ? found.consumed / 1000 : found.consumed;
+    if (now() / 1000 - consumedAt > graceSeconds) return found;
+    const { consumed: _consumed, ...rest } = found;
+    return rest as AdapterPayload;
+  });
 }

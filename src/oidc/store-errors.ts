@@ -1,6 +1,5 @@
-import { errors, type Adapter } from 'oidc-provider';
-
-type AdapterClass = new (name: string) => Adapter;
+import { errors } from 'oidc-provider';
+import { decorateAdapter, type AdapterClass } from '../store/decorate-adapter.js';
 
 /**
  * The session store could not answer (Redis down, hung or refusing writes). Shaped for both error
@@ -29,35 +28,9 @@ export function isStoreUnavailable(err: unknown): err is StoreUnavailableError {
  * TypeError (a programming error, such as a missing expiry) is passed on unchanged.
  */
 export function withStoreErrors(Base: AdapterClass): AdapterClass {
-  const wrap = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: unknown) => {
+  return decorateAdapter(Base, (_method, _model, call) =>
+    call().catch((err: unknown) => {
       throw err instanceof TypeError || err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err);
-    });
-  return class StoreErrorAdapter {
-    private readonly inner: Adapter;
-    constructor(name: string) {
-      this.inner = new Base(name);
-    }
-    upsert(...a: Parameters<Adapter['upsert']>) {
-      return wrap(Promise.resolve().then(() => this.inner.upsert(...a)));
-    }
-    find(id: string) {
-      return wrap(Promise.resolve().then(() => this.inner.find(id)));
-    }
-    findByUserCode(userCode: string) {
-      return wrap(Promise.resolve().then(() => this.inner.findByUserCode(userCode)));
-    }
-    findByUid(uid: string) {
-      return wrap(Promise.resolve().then(() => this.inner.findByUid(uid)));
-    }
-    consume(id: string) {
-      return wrap(Promise.resolve().then(() => this.inner.consume(id)));
-    }
-    destroy(id: string) {
-      return wrap(Promise.resolve().then(() => this.inner.destroy(id)));
-    }
-    revokeByGrantId(grantId: string) {
-      return wrap(Promise.resolve().then(() => this.inner.revokeByGrantId(grantId)));
-    }
-  } as unknown as AdapterClass;
+    }),
+  );
 }
