@@ -13,7 +13,7 @@ import {
   webhookKubeconfig,
   type ApiserverConfigOptions,
 } from '../kubernetes/apiserver-config.js';
-import { GRANT_TYPES, readClusterCa, renderUserKubeconfig, type GrantType } from '../kubernetes/kubeconfig.js';
+import { extraScopesFor, GRANT_TYPES, readClusterCa, renderUserKubeconfig, type GrantType } from '../kubernetes/kubeconfig.js';
 import type { ParsedArgs } from './args.js';
 
 export interface KubeConfigCliOptions {
@@ -182,8 +182,7 @@ async function userKubeconfig(config: Config, args: ParsedArgs, options: Apiserv
       caData,
       grantType: grant as GrantType | undefined,
       issuerCaData: options.caPem ? Buffer.from(options.caPem, 'utf8').toString('base64') : undefined,
-      // Email is only in the ID token when its scope is asked for; the other claims come with openid.
-      extraScopes: k.usernameClaim === 'email' ? ['email'] : undefined,
+      extraScopes: extraScopesFor(k),
     }),
   );
   return 0;

@@ -29,6 +29,14 @@ export interface UserKubeconfigOptions {
   extraScopes?: string[] | undefined;
 }
 
+/**
+ * Scopes kubelogin must ask for beyond `openid` for the configured username claim: email is only in
+ * the ID token when its scope is asked for; the other claims come with openid.
+ */
+export function extraScopesFor(kube: Pick<KubernetesConfig, 'usernameClaim'>): string[] | undefined {
+  return kube.usernameClaim === 'email' ? ['email'] : undefined;
+}
+
 /** The host part of the issuer, for naming; the issuer text itself when it does not parse. */
 function issuerHost(issuer: string): string {
   try {

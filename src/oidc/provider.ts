@@ -5,7 +5,8 @@ import type { ClientConfig } from '../config/sections/clients.js';
 import type { Config } from '../config/schema.js';
 import type { PrivateJwk } from '../keys/jwk.js';
 import { OOB_PATH } from '../kubernetes/kubeconfig.js';
-import { HOME_CALLBACK_PATH, HOME_CLIENT_ID } from '../web/home.js';
+import { issuerEndpoint } from '../kubernetes/apiserver-config.js';
+import { homeCallbackUrl, HOME_CLIENT_ID } from '../web/home.js';
 import { SCOPE_CLAIMS, SCOPES } from './claims.js';
 import type { AccountResolver, IssuedThing } from './find-account.js';
 import { createInteractionPolicy } from './interaction-policy.js';
@@ -40,7 +41,7 @@ export function homeClientMetadata(issuer: string): ClientMetadata {
     client_name: 'unixid',
     application_type: 'web',
     token_endpoint_auth_method: 'none',
-    redirect_uris: [`${issuer.replace(/\/$/, '')}${HOME_CALLBACK_PATH}`],
+    redirect_uris: [homeCallbackUrl(issuer)],
     grant_types: ['authorization_code'],
     response_types: ['code'],
     id_token_signed_response_alg: 'RS256',
@@ -58,7 +59,7 @@ export function withOobRedirect(client: ClientMetadata, issuer: string, kubernet
   const url = new URL(issuer);
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (url.protocol === 'https:' ? loopback : !loopback) return client;
-  const oob = `${issuer.replace(/\/$/, '')}${OOB_PATH}`;
+  const oob = issuerEndpoint(issuer, OOB_PATH);
   const uris = client.redirect_uris ?? [];
   return uris.includes(oob) ? client : { ...client, redirect_uris: [...uris, oob] };
 }

@@ -3,7 +3,8 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { KubernetesConfig } from '../config/sections/kubernetes.js';
-import { readClusterCa, renderUserKubeconfig } from '../kubernetes/kubeconfig.js';
+import { issuerEndpoint } from '../kubernetes/apiserver-config.js';
+import { extraScopesFor, readClusterCa, renderUserKubeconfig } from '../kubernetes/kubeconfig.js';
 import { mapUser } from '../kubernetes/token-review.js';
 import type { AccountResolver } from '../oidc/find-account.js';
 import type { ProviderRef } from '../oidc/provider-ref.js';
@@ -12,6 +13,11 @@ import type { Renderer } from './render.js';
 /** The client id of unixid's own home page; registered by the provider, first-party. */
 export const HOME_CLIENT_ID = 'unixid-home';
 export const HOME_CALLBACK_PATH = '/callback';
+
+/** The home client's redirect URI; the provider registers exactly this string. */
+export function homeCallbackUrl(issuer: string): string {
+  return issuerEndpoint(issuer, HOME_CALLBACK_PATH);
+}
 
 export interface HomeDeps {
   provider: ProviderRef;
@@ -39,7 +45,6 @@ const STATE_COOKIE = '_unixid_home_state';
  */
 export function homeRoutes(deps: HomeDeps): Router {
   const router = Router();
-  const base = deps.issuer.replace(/\/$/, '');
 
   /** The logged-in viewer of this browser, or undefined (no session, or the account is no longer valid). */
   async function viewer(req: Request, res: Response): Promise<Viewer | undefined> {
@@ -61,24 +66,42 @@ export function homeRoutes(deps: HomeDeps): Router {
     };
   }
 
+  // CA files are read once, not per page view; one unreadable file does not take the page down.
+  const caData = new Map<string, Promise<string | undefined>>(
+    deps.kubernetes.clusters.map((c) => [
+      c.name,
+      readClusterCa(c).catch((err: Error) => {
+        deps.logger.error({ cluster: c.name, err: err.message }, 'cluster CA unreadable: its kubeconfig goes out without it');
+        return undefined;
+      }),
+    ]),
+  );
+
   async function kubeconfigOf(name: string, user: Viewer): Promise<string | undefined> {
     const cluster = deps.kubernetes.clusters.find((c) => c.name === name);
     if (!cluster) return undefined;
-    const caData = await readClusterCa(cluster);
-    return renderUserKubeconfig({ cluster, issuer: deps.issuer, clientId: deps.kubernetes.clientId, username: user.username, ...(caData ? { caData } : {}) });
+    const ca = await caData.get(name);
+    return renderUserKubeconfig({
+      cluster,
+      issuer: deps.issuer,
+      clientId: deps.kubernetes.clientId,
+      username: user.username,
+      extraScopes: extraScopesFor(deps.kubernetes),
+      ...(ca ? { caData: ca } : {}),
+    });
   }
 
   /** Start a login through the provider, as any relying party would (PKCE and state included). */
   function login(res: Response): void {
     const state = randomBytes(16).toString('base64url');
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
-    res.cookie(STATE_COOKIE, state, { httpOnly: true, sameSite: 'lax', secure: base.startsWith('https:'), path: HOME_CALLBACK_PATH, maxAge: 600_000 });
-    const url = new URL(`${base}/auth`);
+    res.cookie(STATE_COOKIE, state, { httpOnly: true, sameSite: 'lax', secure: deps.issuer.startsWith('https:'), path: HOME_CALLBACK_PATH, maxAge: 600_000 });
+    const url = new URL(issuerEndpoint(deps.issuer, '/auth'));
     url.search = new URLSearchParams({
       client_id: HOME_CLIENT_ID,
       response_type: 'code',
       scope: 'openid',
-      redirect_uri: `${base}${HOME_CALLBACK_PATH}`,
+      redirect_uri: homeCallbackUrl(deps.issuer),
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',
