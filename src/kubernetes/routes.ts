@@ -15,7 +15,7 @@ import { createPolicyStore, type PolicyStore } from './authz-policy.js';
 import { basicTokenRoutes } from './basic-token.js';
 import { createGrantLiveness } from './grant-liveness.js';
 import { subjectAccessReviewRoutes } from './subject-access-review.js';
-import { createTokenReviewer, tokenReviewRoutes } from './token-review.js';
+import { createTokenReviewer } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
 import { createTokenVerifier } from './token-verifier.js';
 
@@ -56,10 +56,14 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
       groupsClaim: kube.groupsClaim,
     });
     const revocation = kube.webhook.checkRevocation ? { revocation: createGrantLiveness(deps.Adapter, Date.now, deps.revocations) } : {};
-    const reviewDeps = { path: kube.webhook.path, verifier, mapping: kube, ...revocation, logger, onReview: deps.events.tokenReview };
-    // POSTs are answered before express (see token-review-http.ts); the router answers the rest (405).
-    fastPath = tokenReviewFastPath({ path: kube.webhook.path, review: createTokenReviewer(reviewDeps), requireClientCert: Boolean(mtls) });
-    routers.push(guarded(kube.webhook.path, tokenReviewRoutes(reviewDeps)));
+    const onReview = deps.events.tokenReview;
+    // Answered before express (see token-review-http.ts): every method of the path ends there.
+    fastPath = tokenReviewFastPath({
+      path: kube.webhook.path,
+      review: createTokenReviewer({ verifier, mapping: kube, ...revocation, logger, onReview }),
+      requireClientCert: Boolean(mtls),
+      onMalformed: () => onReview('malformed'),
+    });
   }
 
   let policy: PolicyStore | undefined;

@@ -1,16 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { MAX_REVIEW_BYTES, type ReviewAnswer } from './token-review.js';
+import { Router } from 'express';
+import { requestIdFrom } from '../web/request-context.js';
+import { createTokenReviewer, MAX_REVIEW_BYTES, type ReviewAnswer, type TokenReviewDeps } from './token-review.js';
 
 export interface FastPathOptions {
   path: string;
   review: (body: unknown, reqId?: string) => Promise<ReviewAnswer>;
   /** Require a verified client certificate (mutual TLS with kube-apiserver). */
   requireClientCert: boolean;
+  /** Told about bodies refused before review (not JSON, too large), for metrics. */
+  onMalformed?: () => void;
 }
-
-const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 function send(res: ServerResponse, status: number, body: unknown, reqId: string): void {
   const text = JSON.stringify(body);
@@ -27,22 +28,27 @@ function send(res: ServerResponse, status: number, body: unknown, reqId: string)
 /**
  * The TokenReview webhook answered straight from node:http, before express and oidc-provider see
  * the request: it sits on every uncached kubectl request, and the web stack's middleware costs
- * several times the signature check itself. Returns false for every other request (the caller
- * hands it on). Bad bodies get 400/413 with a reason, like the express route.
+ * several times the signature check itself. Answers every method on its path (405 but for
+ * POST) and returns false for every other path (the caller hands it on). Bad bodies get 400/413 with a reason, like the express route.
  */
 export function tokenReviewFastPath(options: FastPathOptions) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
-    if ((q < 0 ? url : url.slice(0, q)) !== options.path || req.method !== 'POST') return false;
-    const incoming = req.headers['x-request-id'];
-    const reqId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    if ((q < 0 ? url : url.slice(0, q)) !== options.path) return false;
+    const reqId = requestIdFrom(req.headers['x-request-id']);
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      send(res, 405, { error: 'method not allowed: use POST' }, reqId);
+      return true;
+    }
     if (options.requireClientCert && !(req.socket as TLSSocket).authorized) {
       send(res, 401, { error: 'client certificate required' }, reqId);
       return true;
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_REVIEW_BYTES) {
+      options.onMalformed?.();
       send(res, 413, { error: 'request body too large' }, reqId);
       req.resume();
       return true;
@@ -55,6 +61,7 @@ export function tokenReviewFastPath(options: FastPathOptions) {
       size += chunk.length;
       if (size > MAX_REVIEW_BYTES) {
         refused = true;
+        options.onMalformed?.();
         send(res, 413, { error: 'request body too large' }, reqId);
         return;
       }
@@ -69,6 +76,7 @@ export function tokenReviewFastPath(options: FastPathOptions) {
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
+        options.onMalformed?.();
         send(res, 400, { error: 'body is not valid JSON' }, reqId);
         return;
       }
@@ -76,4 +84,22 @@ export function tokenReviewFastPath(options: FastPathOptions) {
     });
     return true;
   };
+}
+
+/**
+ * The webhook as an express router (for embedding and tests): the very same handler the server
+ * mounts before express.
+ */
+export function tokenReviewRoutes(deps: TokenReviewDeps, options: { requireClientCert?: boolean } = {}): Router {
+  const fast = tokenReviewFastPath({
+    path: deps.path,
+    review: createTokenReviewer(deps),
+    requireClientCert: options.requireClientCert ?? false,
+    onMalformed: () => deps.onReview?.('malformed'),
+  });
+  const router = Router();
+  router.all(deps.path, (req, res, next) => {
+    if (!fast(req, res)) next();
+  });
+  return router;
 }

@@ -1,6 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { jsonBodyErrors } from './json-body-errors.js';
 import { fingerprint } from '../logging/logger.js';
 import type { GrantLiveness } from './grant-liveness.js';
 import type { TokenClaims, TokenVerifier } from './token-verifier.js';
@@ -188,26 +186,4 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
       return { status: 500, body: { error: 'internal error' } };
     }
   };
-}
-
-/**
- * `POST <path>` as an express route around createTokenReviewer. The server answers the same path
- * before express (token-review-http.ts) for speed; this router serves tests and embedding.
- */
-export function tokenReviewRoutes(deps: TokenReviewDeps): Router {
-  const router = Router();
-  // Scoped to this route only; the apiserver's content type (with or without charset) is not checked.
-  const parseJson = express.json({ limit: `${MAX_REVIEW_BYTES}b`, strict: true, type: () => true });
-  const reviewer = createTokenReviewer(deps);
-
-  const handle = async (req: Request, res: Response): Promise<void> => {
-    const answer = await reviewer(req.body, res.locals.requestId as string | undefined);
-    res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
-  };
-
-  router.post(deps.path, parseJson, handle, jsonBodyErrors(deps.logger, 'token review', (kind) => deps.onReview?.(kind)));
-  router.all(deps.path, (_req, res) => {
-    res.status(405).set('Allow', 'POST').json({ error: 'method not allowed: use POST' });
-  });
-  return router;
 }

@@ -13,11 +13,15 @@ declare global {
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The request id to use: a sane incoming X-Request-Id, else a new UUID. Never throws. */
+export function requestIdFrom(header: unknown): string {
+  return typeof header === 'string' && SAFE_ID.test(header) ? header : randomUUID();
+}
+
 /** Give every request an id (kept from a sane incoming X-Request-Id) and a CSP nonce for its page. */
 export function requestContext() {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const incoming = req.get('x-request-id');
-    res.locals.requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestIdFrom(req.get('x-request-id'));
     res.locals.cspNonce = randomBytes(16).toString('base64');
     res.setHeader('X-Request-Id', res.locals.requestId);
     next();
