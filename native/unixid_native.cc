@@ -17,6 +17,7 @@
 
 namespace {
 
+// The same limits as src/backends/username.ts, which refuses longer input before it gets here.
 constexpr size_t kMaxUsername = 256;
 constexpr size_t kMaxPassword = 4096;
 
@@ -277,8 +278,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pamAccount", Napi::Function::New(env, PamAccount));
   exports.Set("getUser", Napi::Function::New(env, GetUser));
   exports.Set("getGroups", Napi::Function::New(env, GetGroups));
-  exports.Set("maxUsernameBytes", static_cast<double>(kMaxUsername));
-  exports.Set("maxPasswordBytes", static_cast<double>(kMaxPassword));
   return exports;
 }
 

@@ -53,7 +53,6 @@ export interface RunningUnixid {
 
 export interface StartOptions {
   production: boolean;
-  env: NodeJS.ProcessEnv;
   /** Override the process logger (tests). */
   logger?: Logger;
 }
@@ -67,7 +66,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * background and reported by /readyz.
  */
 export async function startUnixid(config: Config, options: StartOptions): Promise<RunningUnixid> {
-  const logger = options.logger ?? createLogger({ level: config.logging.level, pretty: config.logging.pretty });
+  const logger = options.logger ?? createLogger({ level: config.logging.level });
   const started = process.hrtime.bigint();
 
   const insecure = insecureDefaults(config);

@@ -21,7 +21,7 @@ export async function createBackend(config: Config, deps: BackendDeps): Promise<
   switch (config.backend.type) {
     case 'pam': {
       const { createPamBackend } = await import('./pam/pam-backend.js');
-      return createPamBackend({ pam: config.pam, issuer: config.issuer, ...deps });
+      return createPamBackend({ pam: config.pam, ...deps });
     }
     case 'ldap': {
       const { createLdapBackend } = await import('./ldap/ldap-backend.js');

@@ -6,7 +6,7 @@ import { startUnixid } from '../main.js';
  * let in-flight requests finish within the grace period, close the store and exit 0.
  */
 export async function serve(config: Config, options: { production: boolean }): Promise<void> {
-  const running = await startUnixid(config, { production: options.production, env: process.env });
+  const running = await startUnixid(config, { production: options.production });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -3,25 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { toPrivateJwk, toVerificationKey, type PrivateJwk, type VerificationKey } from './jwk.js';
-
-/** The keys a running unixid signs with and publishes. */
-export interface KeyMaterial {
-  /** Private signing keys for oidc-provider, the one that signs first. */
-  signing: PrivateJwk[];
-  /** Public keys accepted when verifying unixid's own tokens locally (TokenReview). */
-  verification: VerificationKey[];
-  /** Cookie signing keys, newest first. */
-  cookieKeys: string[];
-}
-
-export interface KeySources {
-  signingKeyFile?: string | undefined;
-  cookieKeys?: string[] | undefined;
-  dataDir: string;
-  /** Refuse to generate keys (production). */
-  allowGenerate: boolean;
-}
+import { toPrivateJwk, type PrivateJwk } from './jwk.js';
 
 /** Parse a PEM private key or a JWK set (private keys) file. Throws with the file name on anything else. */
 export function parseSigningKeys(text: string, origin: string): PrivateJwk[] {
@@ -119,18 +101,4 @@ export async function loadCookieKeys(sources: { cookieKeys?: string[] | undefine
   const { value, created } = await readOrCreate(file, () => [randomBytes(32).toString('base64url')], sources.allowGenerate, 'cookie key');
   if (created) logger.warn({ file }, 'generated a new cookie signing key');
   return JSON.parse(value) as string[];
-}
-
-/**
- * Load the signing and cookie keys from configuration, or generate them once into dataDir
- * (files mode 0600, directory 0700) and reuse them on every later start. Rejects on unreadable
- * or unusable key files, and when generation is needed but not allowed.
- * (Superseded for signing keys by createKeyRing; kept until main.ts is rewired.)
- */
-export async function loadKeys(sources: KeySources, logger: Logger): Promise<KeyMaterial> {
-  const signing = sources.signingKeyFile
-    ? parseSigningKeys(await readFile(sources.signingKeyFile, 'utf8'), sources.signingKeyFile)
-    : await loadGeneratedSigningKeys(sources.dataDir, sources.allowGenerate, logger);
-  const cookieKeys = await loadCookieKeys(sources, logger);
-  return { signing, verification: signing.map(toVerificationKey), cookieKeys };
 }

@@ -24,7 +24,6 @@ const REDACT = [
 
 export interface LoggerOptions {
   level: string;
-  pretty?: boolean;
   destination?: NodeJS.WritableStream;
 }
 

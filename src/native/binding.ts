@@ -26,8 +26,6 @@ export interface NativeBinding {
   pamAccount(service: string, username: string, rhost: string): PamOutcome;
   getUser(name: string): NssUser | null;
   getGroups(name: string, gid: number): string[];
-  maxUsernameBytes: number;
-  maxPasswordBytes: number;
 }
 
 /** Load the native addon built by `npm install` (node-gyp). Throws with a hint when it was not built. */

@@ -32,8 +32,6 @@ export interface ProviderDeps {
   logger: Logger;
 }
 
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-
 /** unixid's own home page as a public, first-party web client of the provider. */
 export function homeClientMetadata(issuer: string): ClientMetadata {
   return {

@@ -19,7 +19,7 @@ export type AdapterAround = (method: AdapterMethod, model: string, call: () => P
  */
 export function decorateAdapter(Base: AdapterClass, around: AdapterAround): AdapterClass {
   class Decorated {
-    private readonly inner: Adapter;
+    readonly inner: Adapter;
     constructor(readonly model: string) {
       this.inner = new Base(model);
     }

@@ -12,7 +12,6 @@ import { describePam, pamVerdict } from './pam-outcome.js';
 
 export interface PamBackendOptions {
   pam: { service: string; maxConcurrent: number; maxQueue: number; timeoutMs: number };
-  issuer: string;
   directory: Directory;
   groupFilter: GroupFilter;
   logger: Logger;
