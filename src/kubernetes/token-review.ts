@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { fingerprint } from '../logging/logger.js';
 import type { GrantLiveness } from './grant-liveness.js';
 import type { TokenClaims, TokenVerifier } from './token-verifier.js';
+import { withDeadline } from '../deadline.js';
 
 /** How token claims become the Kubernetes user (the same knobs as kube-apiserver's claim mappings). */
 export interface ClaimMapping {
@@ -99,14 +100,6 @@ export function mapUser(claims: TokenClaims, mapping: ClaimMapping): { ok: true;
   return { ok: true, user: { username, uid: String(claims.sub), groups, extra } };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** One answered review, independent of the HTTP stack that carries it. */
 export interface ReviewAnswer {
   status: number;
@@ -153,7 +146,7 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
       try {
         const { sub, iat } = verified.claims;
         const issued = typeof sub === 'string' && typeof iat === 'number' ? { sub, iat } : undefined;
-        alive = await withTimeout(deps.revocation.isAlive(grantId, issued), timeoutMs);
+        alive = await withDeadline(deps.revocation.isAlive(grantId, issued), timeoutMs, 'revocation lookup');
       } catch (err) {
         // Fail closed, but as an *uncached* 200: a 5xx would be retried 5 times with backoff on every
         // kubectl request while the store is down, and only ends in a 401 anyway (CONTRACTS §2.5);

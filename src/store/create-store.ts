@@ -3,6 +3,7 @@ import type { Adapter } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createMemoryAdapterClass } from './memory-adapter.js';
 import { createRedisAdapterClass } from './redis-adapter.js';
+import { withDeadline } from '../deadline.js';
 
 export interface StoreConfig {
   /** redis://, rediss://, or redis+sentinel:// / rediss+sentinel:// (see parseRedisUrl). Unset: memory. */
@@ -128,7 +129,7 @@ export function createStore(config: StoreConfig, logger: Logger): Store {
     redis,
     async ready() {
       try {
-        const reply = await withTimeout(redis.ping(), Math.min(config.connectTimeoutMs, 2000), 'PING timed out');
+        const reply = await withDeadline(redis.ping(), Math.min(config.connectTimeoutMs, 2000), 'PING');
         return reply === 'PONG' ? { ok: true } : { ok: false, detail: 'unexpected PING reply' };
       } catch (err) {
         return { ok: false, detail: `redis ${redis.status}: ${errorMessage(err)}` };
@@ -137,7 +138,7 @@ export function createStore(config: StoreConfig, logger: Logger): Store {
     async close() {
       connection.closing = true;
       try {
-        if (redis.status === 'ready') await withTimeout(redis.quit(), 1000, 'QUIT timed out');
+        if (redis.status === 'ready') await withDeadline(redis.quit(), 1000, 'QUIT');
       } catch {
         // disconnect below
       }
@@ -184,12 +185,4 @@ function watchConnection(redis: Redis, log: Logger): { closing: boolean } {
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { BackendUnavailableError } from '../errors.js';
 import type { LoginGate } from '../web/login-gate.js';
 import { createAllowList, throttleIp, usernameDigest } from './throttle-subject.js';
+import { withDeadline } from '../deadline.js';
 
 /*
  * Failed logins are counted per folded username and per address bucket (see throttle-subject.ts)
@@ -155,19 +156,11 @@ export function createRedisLoginThrottle(redis: Redis, options: ThrottleOptions 
   }
 
   async function call<T>(what: string, op: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
-        op(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      return await withDeadline(op(), timeoutMs, what);
     } catch (err) {
       // Only the message: an ioredis error may carry the command and its arguments.
       throw new ThrottleUnavailableError(`${what} failed (redis ${redis.status}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

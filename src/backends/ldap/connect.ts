@@ -3,6 +3,7 @@ import * as tls from 'node:tls';
 import { Client } from 'ldapts';
 import { createBindResponseTap, type BindResponseTap, type ResponseControl } from './bind-response-tap.js';
 import { tlsOptionsFor, type TlsMaterial } from './tls-options.js';
+import { withDeadline } from '../../deadline.js';
 
 /** How every connection is made. */
 export interface ConnectSettings {
@@ -101,15 +102,6 @@ export async function openConnection(url: string, settings: ConnectSettings, opt
     }
   }
   return connection;
-}
-
-/** Reject with a timeout error when `promise` has not settled within `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 async function closeQuietly(client: Client): Promise<void> {
