@@ -1,11 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { throttleSchema } from '../config/sections/throttle.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../logging/logger.js';
-import { createStore, redactRedisUrl, type Store } from '../store/create-store.js';
 import { createRedisLoginThrottle, type ThrottleSubject } from '../store/login-throttle.js';
 import { parseThrottleIp, throttleUsername } from '../store/throttle-subject.js';
 import type { ParsedArgs } from './args.js';
+import { connectStore } from './connect-store.js';
 
 const EXIT_LIFTED = 0;
 const EXIT_NOT_BANNED = 1;
@@ -68,14 +66,14 @@ export async function unban(config: Config, args: ParsedArgs, out: NodeJS.Writab
     return EXIT_CANNOT;
   }
 
-  // The store logs connection trouble as JSON; this command reports it in one line of its own.
-  const store = createStore(config.store, createLogger({ level: 'silent', destination: process.stderr }));
+  let store;
   try {
-    const reachable = await untilReady(store, config.store.connectTimeoutMs);
-    if (!reachable.ok) {
-      out.write(`unixid unban: cannot reach Redis at ${redactRedisUrl(config.store.redisUrl)} within ${config.store.connectTimeoutMs} ms: ${reachable.detail}\n`);
-      return EXIT_CANNOT;
-    }
+    store = await connectStore(config);
+  } catch (err) {
+    out.write(`unixid unban: ${(err as Error).message}\n`);
+    return EXIT_CANNOT;
+  }
+  try {
     // unban and status read no limits, only the key prefix; the defaults just fill the options.
     const throttle = createRedisLoginThrottle(store.redis!, { ...throttleSchema.parse({}), keyPrefix: config.store.keyPrefix });
     const before = await throttle.status(target.subject);
@@ -92,27 +90,3 @@ export async function unban(config: Config, args: ParsedArgs, out: NodeJS.Writab
   }
 }
 
-/**
- * Polls the store's PING until it answers or `timeoutMs` passes (the client connects in the
- * background). On failure the detail is the client's last connection error (ECONNREFUSED, a TLS
- * or AUTH refusal), which says more than the PING's "not connected".
- */
-async function untilReady(store: Store, timeoutMs: number): Promise<{ ok: boolean; detail?: string }> {
-  let lastError: string | undefined;
-  // Only the message: an ioredis ReplyError may carry the command it answered.
-  const onError = (err: unknown) => {
-    lastError = err instanceof Error ? err.message : String(err);
-  };
-  store.redis?.on('error', onError);
-  try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const state = await store.ready();
-      if (state.ok) return state;
-      if (Date.now() >= deadline) return { ok: false, detail: lastError ?? state.detail ?? 'not ready' };
-      await sleep(100);
-    }
-  } finally {
-    store.redis?.off('error', onError);
-  }
-}
