@@ -41,6 +41,7 @@ import { oobRoutes } from './web/oob.js';
 import type { PasswordCheckDeps } from './web/password-check.js';
 import { createProviderPages } from './web/provider-pages.js';
 import { createRenderer } from './web/render.js';
+import { longestGrantSeconds } from './config/sections/tokens.js';
 
 export interface RunningUnixid {
   /** Base URL the server listens on (http(s)://host:port). */
@@ -95,7 +96,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const directory = instrumentDirectory(createDirectory(config.nss, logger), metrics);
   const backend = instrumentBackend(await createBackend(config, { directory, groupFilter: createGroupFilter(config.groups), logger }), metrics);
 
-  const lifetime = config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds;
+  const lifetime = longestGrantSeconds(config.tokens);
   const accounts = createAccountStore(Adapter);
   const revocations = createRevocationList(Adapter, lifetime);
   const resolver = createAccountResolver({

@@ -3,6 +3,7 @@ import { createAccountStore } from '../oidc/account-store.js';
 import { createRevocationList } from '../oidc/revocations.js';
 import type { ParsedArgs } from './args.js';
 import { connectStore } from './connect-store.js';
+import { longestGrantSeconds } from '../config/sections/tokens.js';
 
 /**
  * `unixid revoke USER`: end every session, refresh token and (with webhook revocation checking) ID
@@ -25,7 +26,7 @@ export async function revoke(config: Config, args: ParsedArgs, out: NodeJS.Writa
   }
   try {
     const accounts = createAccountStore(store.Adapter);
-    const revocations = createRevocationList(store.Adapter, config.tokens.refreshTokenSeconds + config.tokens.sessionSeconds);
+    const revocations = createRevocationList(store.Adapter, longestGrantSeconds(config.tokens));
     const subjects = await accounts.subjectsOf(username);
     if (subjects.length === 0) {
       out.write(`${username} has no recorded logins: nothing to revoke\n`);

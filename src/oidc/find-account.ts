@@ -1,5 +1,4 @@
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { CredentialBackend } from '../backends/types.js';
 import { UnixidError } from '../errors.js';
@@ -8,6 +7,7 @@ import { accountRefOf } from '../identity.js';
 import type { AccountStore } from './account-store.js';
 import type { RevocationList } from './revocations.js';
 import { claimsOf } from './claims.js';
+import { temporarilyUnavailable } from './store-errors.js';
 
 export interface FindAccountDeps {
   accounts: AccountStore;
@@ -39,20 +39,6 @@ export interface AccountResolver {
   rememberLogin(identity: Identity): Promise<void>;
   /** Drop cached knowledge of a subject (admin revoke). */
   forget(subject: string): void;
-}
-
-/** 503 temporarily_unavailable: the directory could not be asked, so nothing is decided. */
-function temporarilyUnavailable(detail: string): Error {
-  const err = new errors.TemporarilyUnavailable('the account directory is temporarily unavailable, try again') as Error & {
-    status: number;
-    statusCode: number;
-    expose: boolean;
-  };
-  err.status = 503;
-  err.statusCode = 503;
-  err.expose = true;
-  (err as unknown as { error_detail: string }).error_detail = detail;
-  return err;
 }
 
 /**
@@ -114,7 +100,7 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
     } catch (err) {
       const detail = err instanceof UnixidError ? err.detail ?? err.message : (err as Error).message;
       deps.logger.warn({ sub, username: ref.username, backend: ref.backend, kind, err: detail }, 'account re-check could not be done');
-      throw temporarilyUnavailable(detail);
+      throw temporarilyUnavailable('the account directory is temporarily unavailable, try again', detail);
     }
     if (!result.ok) {
       deps.logger.info({ sub, username: ref.username, backend: ref.backend, kind, reason: result.reason, detail: result.detail }, 'account re-check refused');

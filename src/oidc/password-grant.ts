@@ -1,6 +1,7 @@
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
 import { checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
 import type { AccountResolver } from './find-account.js';
+import { temporarilyUnavailable } from './store-errors.js';
 
 export interface PasswordGrantDeps {
   provider: Provider;
@@ -17,12 +18,6 @@ class TooManyAttempts extends errors.InvalidGrant {
     super('too many failed attempts, try again later');
     Object.assign(this, { status: 429, statusCode: 429, retryAfter: retryAfterSeconds });
   }
-}
-
-function unavailable(message: string): Error {
-  const err = new errors.TemporarilyUnavailable(message);
-  Object.assign(err, { status: 503, statusCode: 503 });
-  return err;
 }
 
 /**
@@ -49,7 +44,7 @@ export function registerPasswordGrant(deps: PasswordGrantDeps): void {
         ctx.set('Retry-After', String(check.retryAfterSeconds));
         throw new TooManyAttempts(check.retryAfterSeconds);
       }
-      if (check.kind === 'unavailable') throw unavailable(check.message);
+      if (check.kind === 'unavailable') throw temporarilyUnavailable(check.message);
       throw new errors.InvalidGrant(check.message);
     }
     const { identity } = check;

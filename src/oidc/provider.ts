@@ -11,6 +11,7 @@ import { SCOPE_CLAIMS, SCOPES } from './claims.js';
 import type { AccountResolver, IssuedThing } from './find-account.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { withRefreshReuseGrace } from './refresh-reuse-grace.js';
+import { longestGrantSeconds } from '../config/sections/tokens.js';
 
 /** Page renderers oidc-provider calls for the pages it owns (device flow, logout, errors). */
 export interface ProviderPages {
@@ -129,7 +130,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       Interaction: t.interactionSeconds,
       Session: t.sessionSeconds,
-      Grant: t.refreshTokenSeconds + t.sessionSeconds,
+      Grant: longestGrantSeconds(t),
     },
     interactions: {
       policy: createInteractionPolicy(resolver),

@@ -7,6 +7,16 @@ import { decorateAdapter, type AdapterClass } from '../store/decorate-adapter.js
  * its error page for browsers), and unixid's own routes show the "temporarily unavailable" page.
  * The store's own error is the `cause`, for the log.
  */
+/**
+ * A 503 `temporarily_unavailable` protocol error: something unixid depends on could not answer, so
+ * nothing was decided and the client may retry. `detail` goes to the log only.
+ */
+export function temporarilyUnavailable(message: string, detail?: string): InstanceType<typeof errors.TemporarilyUnavailable> {
+  const err = new errors.TemporarilyUnavailable(message);
+  Object.assign(err, { status: 503, statusCode: 503, expose: true, ...(detail ? { error_detail: detail } : {}) });
+  return err;
+}
+
 export class StoreUnavailableError extends errors.TemporarilyUnavailable {
   constructor(cause: unknown) {
     super('the session store is temporarily unavailable, try again in a moment', { cause });

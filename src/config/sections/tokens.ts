@@ -2,6 +2,14 @@ import { z } from 'zod';
 
 const seconds = (def: number, doc: string) => z.coerce.number().int().positive().default(def).describe(doc);
 
+/**
+ * How long anything of a login can live: a refresh chain started at the end of a session. The
+ * grant, the remembered account and an admin revocation mark must all last this long.
+ */
+export function longestGrantSeconds(tokens: { refreshTokenSeconds: number; sessionSeconds: number }): number {
+  return tokens.refreshTokenSeconds + tokens.sessionSeconds;
+}
+
 export const tokensSchema = z
   .object({
     idTokenSeconds: seconds(900, 'Lifetime of ID tokens, which Kubernetes uses as bearer tokens: keep it short.'),
