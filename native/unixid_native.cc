@@ -126,10 +126,41 @@ std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name
   return s;
 }
 
+struct Transaction {
+  const char* step;
+  int code;
+  std::string text;
+};
+
+// One PAM transaction with PAM_RHOST set: pam_authenticate (when `authenticate`) and then, only if
+// that succeeded, pam_acct_mgmt; pam_end always. Reports the last step run and its result.
+Transaction RunTransaction(const std::string& service, const std::string& username, const std::string& rhost, Conversation* conv,
+                           bool authenticate) {
+  struct pam_conv pc = {Converse, conv};
+  pam_handle_t* pamh = nullptr;
+  Transaction t{"start", pam_start(service.c_str(), username.c_str(), &pc, &pamh), ""};
+  if (t.code == PAM_SUCCESS && !rhost.empty()) {
+    t.step = "set_item";
+    t.code = pam_set_item(pamh, PAM_RHOST, rhost.c_str());
+  }
+  const int flags = authenticate ? PAM_DISALLOW_NULL_AUTHTOK : 0;
+  if (t.code == PAM_SUCCESS && authenticate) {
+    t.step = "authenticate";
+    t.code = pam_authenticate(pamh, flags);
+  }
+  if (t.code == PAM_SUCCESS) {
+    t.step = "acct_mgmt";
+    t.code = pam_acct_mgmt(pamh, flags);
+  }
+  t.text = pamh != nullptr ? pam_strerror(pamh, t.code) : "pam_start failed";
+  if (pamh != nullptr) pam_end(pamh, t.code);
+  return t;
+}
+
 // pamLogin(service, username, password: Buffer, rhost) ->
 //   { step, code, codeName, text, messages[], passwordPrompts }
-// Runs pam_authenticate then (only if that succeeded) pam_acct_mgmt in one transaction with
-// PAM_RHOST set. The password bytes are copied once, handed to PAM, and wiped after pam_end.
+// Authentication and account phase in one transaction. The password bytes are copied once,
+// handed to PAM, and wiped after pam_end.
 Napi::Value PamLogin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string service = StringArg(info, 0, "service", 255);
@@ -147,28 +178,10 @@ Napi::Value PamLogin(const Napi::CallbackInfo& info) {
   password[pw.Length()] = '\0';
 
   Conversation conv{username.c_str(), password, 0, {}};
-  struct pam_conv pc = {Converse, &conv};
-  pam_handle_t* pamh = nullptr;
-  const char* step = "start";
-  int code = pam_start(service.c_str(), username.c_str(), &pc, &pamh);
-  if (code == PAM_SUCCESS && !rhost.empty()) {
-    step = "set_item";
-    code = pam_set_item(pamh, PAM_RHOST, rhost.c_str());
-  }
-  if (code == PAM_SUCCESS) {
-    step = "authenticate";
-    code = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
-  }
-  if (code == PAM_SUCCESS) {
-    step = "acct_mgmt";
-    code = pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
-  }
-  std::string text = pamh != nullptr ? pam_strerror(pamh, code) : "pam_start failed";
-  if (pamh != nullptr) pam_end(pamh, code);
+  Transaction t = RunTransaction(service, username, rhost, &conv, true);
   Wipe(password, pw.Length());
   free(password);
-
-  return Outcome(env, step, code, text, conv, conv.password_prompts);
+  return Outcome(env, t.step, t.code, t.text, conv, conv.password_prompts);
 }
 
 // pamAccount(service, username, rhost) -> same shape as pamLogin, account phase only (refresh).
@@ -178,23 +191,10 @@ Napi::Value PamAccount(const Napi::CallbackInfo& info) {
   std::string username = StringArg(info, 1, "username", kMaxUsername);
   std::string rhost = StringArg(info, 2, "rhost", 255);
   char empty[1] = {'\0'};
-  Conversation conv{username.c_str(), empty, 0, {}};
-  conv.password_prompts = 1;  // no password to give: any echo-off prompt is a conversation error
-  struct pam_conv pc = {Converse, &conv};
-  pam_handle_t* pamh = nullptr;
-  const char* step = "start";
-  int code = pam_start(service.c_str(), username.c_str(), &pc, &pamh);
-  if (code == PAM_SUCCESS && !rhost.empty()) {
-    step = "set_item";
-    code = pam_set_item(pamh, PAM_RHOST, rhost.c_str());
-  }
-  if (code == PAM_SUCCESS) {
-    step = "acct_mgmt";
-    code = pam_acct_mgmt(pamh, 0);
-  }
-  std::string text = pamh != nullptr ? pam_strerror(pamh, code) : "pam_start failed";
-  if (pamh != nullptr) pam_end(pamh, code);
-  return Outcome(env, step, code, text, conv, 0);
+  // No password to give: password_prompts starts at 1, so any echo-off prompt is a conversation error.
+  Conversation conv{username.c_str(), empty, 1, {}};
+  Transaction t = RunTransaction(service, username, rhost, &conv, false);
+  return Outcome(env, t.step, t.code, t.text, conv, 0);
 }
 
 Napi::Value PasswdToObject(Napi::Env env, const struct passwd* pw) {
