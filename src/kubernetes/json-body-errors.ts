@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { describeError } from '../web/error-handler.js';
 
 /**
  * The error handler for a webhook's JSON body parser, mounted in the route's own stack (a route does
@@ -8,9 +9,11 @@ import type { Logger } from 'pino';
  */
 export function jsonBodyErrors(log: Logger, what: string, onRefused?: (kind: 'malformed' | 'error') => void) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    const e = err as { type?: string; status?: number };
+    const e = err as { type?: string };
     if (res.headersSent) return next(err);
-    const status = e.type === 'entity.too.large' ? 413 : e.type === 'charset.unsupported' || e.type === 'encoding.unsupported' ? 415 : (e.status ?? 500) < 500 ? 400 : 500;
+    // The page error handler's mapping of body-parser errors, with the 4xx folded to 400 but for 413/415.
+    const mapped = describeError(err).status;
+    const status = mapped === 413 || mapped === 415 ? mapped : mapped < 500 ? 400 : 500;
     const reason = status === 413 ? 'request body too large' : status === 415 ? 'unsupported body encoding' : status === 400 ? 'body is not valid JSON' : 'internal error';
     log.info({ reqId: res.locals.requestId, status, type: e.type }, `${what} body refused`);
     onRefused?.(status >= 500 ? 'error' : 'malformed');
