@@ -56,11 +56,12 @@ export function outcomeNotes(m: Measurement, label = '', problems?: () => string
 
 const fmt = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? '' : v >= 100 ? Math.round(v).toString() : v.toFixed(digits));
 
-/** The table as fixed-width text: scenario, req/s, p50, p99, CPU ms/op, peak RSS, baseline, ratio, target, result. */
-export function renderTable(rows: Row[]): string {
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'baseline', 'ratio', 'target', 'result'];
-  const body = rows.map((r) => [
-    r.kind === 'baseline' ? `  ↳ ${r.scenario}` : r.scenario,
+const HEADER = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'baseline', 'ratio', 'target', 'result'];
+
+/** One row's cells, the same for both renderings but for how a baseline and a failure are marked. */
+function cellsOf(r: Row, marks: { baseline: string; fail: string }): string[] {
+  return [
+    r.kind === 'baseline' ? `${marks.baseline}${r.scenario}` : r.scenario,
     fmt(r.rps, 0),
     fmt(r.p50, 2),
     fmt(r.p99, 2),
@@ -69,8 +70,14 @@ export function renderTable(rows: Row[]): string {
     r.baseline ?? '',
     r.compare ?? '',
     r.target ?? '',
-    r.pass === undefined ? '' : r.pass ? 'pass' : 'FAIL',
-  ]);
+    r.pass === undefined ? '' : r.pass ? 'pass' : marks.fail,
+  ];
+}
+
+/** The table as fixed-width text: scenario, req/s, p50, p99, CPU ms/op, peak RSS, baseline, ratio, target, result. */
+export function renderTable(rows: Row[]): string {
+  const header = HEADER;
+  const body = rows.map((r) => cellsOf(r, { baseline: '  ↳ ', fail: 'FAIL' }));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -78,19 +85,8 @@ export function renderTable(rows: Row[]): string {
 
 /** The same table in Markdown, for the README. */
 export function renderMarkdown(rows: Row[]): string {
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'baseline', 'ratio', 'target', 'result'];
-  const cells = rows.map((r) => [
-    r.kind === 'baseline' ? `↳ ${r.scenario}` : r.scenario,
-    fmt(r.rps, 0),
-    fmt(r.p50, 2),
-    fmt(r.p99, 2),
-    fmt(r.cpuMsPerOp, 3),
-    fmt(r.peakRssMb, 0),
-    r.baseline ?? '',
-    r.compare ?? '',
-    r.target ?? '',
-    r.pass === undefined ? '' : r.pass ? 'pass' : '**FAIL**',
-  ]);
+  const header = HEADER;
+  const cells = rows.map((r) => cellsOf(r, { baseline: '↳ ', fail: '**FAIL**' }));
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((c) => `| ${c.map(esc).join(' | ')} |`)].join('\n');
 }
