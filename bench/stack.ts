@@ -164,9 +164,10 @@ async function setPamFailDelay(dir: string, service: string, delayMs: number): P
 }
 
 /**
- * Start Redis, the Unix accounts or a slapd, and `unixid serve` (through the test harness, from
- * source) with the bench configuration; resolves once /readyz answers 200. Rejects (after stopping
- * what did start) when anything fails to come up.
+ * Start Redis, the Unix accounts or a slapd, and `unixid serve` with the bench configuration
+ * (through the test harness; the compiled build with `npm start`'s node flags, as operators run
+ * it). Resolves once /readyz answers 200; rejects (after stopping what did start) when anything
+ * fails to come up.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const tmp = await tempDir('bench');
@@ -189,7 +190,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       cleanups.push(() => slapd!.close());
     }
     const configYaml = stringify(benchConfig(options, slapd));
-    const server = await startUnixid({ dir: tmp.dir, redisUrl: redis.url, env, configYaml });
+    const server = await startUnixid({ dir: tmp.dir, redisUrl: redis.url, env, configYaml, entry: 'dist' });
     cleanups.push(() => server.stop());
     // The harness leaves its server running if the bench dies; do not.
     const orphaned = () => server.child.kill('SIGKILL');

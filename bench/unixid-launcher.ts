@@ -1,18 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/harness/ports.js';
+import { startFlags } from '../test/harness/unixid.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_MAIN = join(ROOT, 'dist/src/cli/main.js');
 const SOURCE_MAIN = join(ROOT, 'src/cli/main.ts');
-
-/** Whether a compiled build (`npm run build`) is there to start. */
-export function distBuilt(): boolean {
-  return existsSync(DIST_MAIN);
-}
 
 export interface Launched {
   pid: number;
@@ -43,7 +38,7 @@ export async function launchUnixid(options: LaunchOptions): Promise<Launched> {
   const url = `http://127.0.0.1:${port}`;
   const configFile = join(options.dir, `unixid-${options.from}-${port}.yaml`);
   await writeFile(configFile, options.configYaml);
-  const args = options.from === 'dist' ? ['--max-semi-space-size=4', DIST_MAIN, 'serve', '--config', configFile] : ['--import', 'tsx', SOURCE_MAIN, 'serve', '--config', configFile];
+  const args = options.from === 'dist' ? [...startFlags(), DIST_MAIN, 'serve', '--config', configFile] : ['--import', 'tsx', SOURCE_MAIN, 'serve', '--config', configFile];
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',

@@ -1,6 +1,6 @@
 // Memory and start-up: Redis bytes per active session, RSS after a server has run every workload
-// of the suite, and spawn-to-ready time. The compiled build (dist/) is what operators run, so the
-// targets apply to it when it is there; the from-source (tsx) figures are reported next to them.
+// of the suite, and spawn-to-ready time, all of the compiled build (dist/) started as `npm start`
+// starts it.
 import { statSync } from 'node:fs';
 import { runLoad } from '../load.js';
 import { loginFlowSpec } from '../prepare.js';
@@ -9,7 +9,7 @@ import type { Row } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
 import { heapFromMetrics, redisMemory, sampleProc, threadCount } from '../server-stats.js';
 import { startStack, type Discovery, type Stack } from '../stack.js';
-import { DIST_MAIN, distBuilt, launchUnixid } from '../unixid-launcher.js';
+import { DIST_MAIN, launchUnixid } from '../unixid-launcher.js';
 import { benchUsers, credentialsOf } from '../users.js';
 import { runMixedWorkload } from '../mixed-workload.js';
 
@@ -63,57 +63,54 @@ async function sessionFootprint(ctx: BenchContext, stack: Stack, users: ReturnTy
   };
 }
 
-async function startupRows(ctx: BenchContext, stack: Stack): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (const from of distBuilt() ? (['dist', 'source'] as const) : (['source'] as const)) {
-    const times: number[] = [];
-    // One unrecorded start first: it fills the OS page cache (and tsx's transform cache).
-    for (let i = 0; i <= STARTS; i++) {
-      const s = await launchUnixid({ from, dir: stack.dir, configYaml: stack.configYaml, env: stack.env });
-      if (i > 0) times.push(s.readyMs);
-      await s.stop();
-    }
-    ctx.log(`start-up from ${from}: ${times.join(', ')} ms`);
-    const applies = from === 'dist' || !distBuilt();
-    rows.push({
-      scenario: `start-up to /readyz 200 (${from})`,
-      kind: applies ? 'unixid' : 'info',
-      compare: `${median(times)} ms`,
-      ...(applies ? { target: `≤ ${READY_TARGET_MS} ms`, pass: median(times) <= READY_TARGET_MS } : {}),
-      notes: [`median of ${STARTS} starts (spawn → first 200 from /readyz, Redis and PAM configured): ${times.join(', ')} ms`],
-      details: { from, times },
-    });
+async function startupRow(ctx: BenchContext, stack: Stack): Promise<Row> {
+  const times: number[] = [];
+  // One unrecorded start first: it fills the OS page cache.
+  for (let i = 0; i <= STARTS; i++) {
+    const s = await launchUnixid({ from: 'dist', dir: stack.dir, configYaml: stack.configYaml, env: stack.env });
+    if (i > 0) times.push(s.readyMs);
+    await s.stop();
   }
-  return rows;
+  ctx.log(`start-up: ${times.join(', ')} ms`);
+  return {
+    scenario: 'start-up to /readyz 200',
+    kind: 'unixid',
+    compare: `${median(times)} ms`,
+    target: `≤ ${READY_TARGET_MS} ms`,
+    pass: median(times) <= READY_TARGET_MS,
+    notes: [`median of ${STARTS} starts (spawn → first 200 from /readyz, Redis and PAM configured): ${times.join(', ')} ms`],
+    details: { times },
+  };
 }
 
-async function rssRow(ctx: BenchContext, stack: Stack, users: ReturnType<typeof benchUsers>, from: 'source' | 'dist'): Promise<Row> {
-  const server = from === 'source' ? { pid: stack.pid, url: stack.url, stop: async () => {} } : await launchUnixid({ from, dir: stack.dir, configYaml: stack.configYaml, env: stack.env });
+async function rssRow(ctx: BenchContext, stack: Stack, users: ReturnType<typeof benchUsers>): Promise<Row> {
+  // A server of its own: the stack's has already served the session-footprint logins.
+  const server = await launchUnixid({ from: 'dist', dir: stack.dir, configYaml: stack.configYaml, env: stack.env });
   try {
-    const discovery = from === 'source' ? stack.discovery : ((await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Discovery);
+    const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Discovery;
     const idle = sampleProc(server.pid);
-    ctx.log(`whole-suite workload on one server (${from}), ${ctx.seconds} s each`);
+    ctx.log(`whole-suite workload on one server, ${ctx.seconds} s each`);
     const results = await runMixedWorkload({ target: server.url, discovery, users, secondsEach: ctx.seconds, concurrency: ctx.concurrency });
     // Let in-flight work and timers settle, as a server between bursts would.
     await new Promise((r) => setTimeout(r, 2000));
     const end = sampleProc(server.pid);
     const heap = await heapFromMetrics(server.url);
     const mb = (kb: number) => Math.round(kb / 102.4) / 10;
-    const applies = from === 'dist' || !distBuilt();
     const errors = Object.values(results).reduce((n, r) => n + r.errors, 0);
     return {
-      scenario: `RSS after the whole suite (${from})`,
-      kind: applies ? 'unixid' : 'info',
+      scenario: 'RSS after the whole suite',
+      kind: 'unixid',
       peakRssMb: mb(end.hwmKb),
       compare: `${mb(end.rssKb)} MB`,
-      ...(applies ? { target: `≤ ${RSS_TARGET_MB} MB`, pass: mb(end.rssKb) <= RSS_TARGET_MB } : {}),
+      target: `≤ ${RSS_TARGET_MB} MB`,
+      pass: mb(end.rssKb) <= RSS_TARGET_MB && errors === 0,
       notes: [
         `RSS idle after start ${mb(idle.rssKb)} MB, after the workload ${mb(end.rssKb)} MB, peak (VmHWM) ${mb(end.hwmKb)} MB`,
         ...(heap ? [`V8 (from /metrics): heap ${heap.heapUsedMb} MB used of ${heap.heapTotalMb} MB, external ${heap.externalMb} MB; ${threadCount(server.pid)} threads`] : []),
         `workload: ${Object.entries(results)
           .map(([k, r]) => `${k} ${Math.round(r.opsPerSecond)}/s`)
           .join(', ')}${errors > 0 ? `; ${errors} errors` : ''}`,
-        ...(from === 'dist' ? [`dist built ${statSync(DIST_MAIN).mtime.toISOString()}`] : []),
+        `dist built ${statSync(DIST_MAIN).mtime.toISOString()}`,
       ],
       details: { idle, end, heap, results },
     };
@@ -131,9 +128,8 @@ export const memoryScenario: Scenario = {
     const stack = await startStack({ backend: 'pam', users, logLevel: ctx.logLevel, env: ctx.serverEnv });
     try {
       const rows: Row[] = [await sessionFootprint(ctx, stack, users)];
-      rows.push(await rssRow(ctx, stack, users, 'source'));
-      if (distBuilt()) rows.push(await rssRow(ctx, stack, users, 'dist'));
-      rows.push(...(await startupRows(ctx, stack)));
+      rows.push(await rssRow(ctx, stack, users));
+      rows.push(await startupRow(ctx, stack));
       return rows;
     } finally {
       await stack.stop();
