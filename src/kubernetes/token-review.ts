@@ -123,13 +123,14 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
       return { status: 400, body: { error: parsed.reason } };
     }
     const { apiVersion, token, audiences } = parsed;
-    const tokenFp = fingerprint(token);
+    // Hashed only for a line that will be written: most reviews log nothing at the default level.
+    const tokenFp = (): string => fingerprint(token);
     const answer = (outcome: ReviewOutcome, status: Record<string, unknown>): ReviewAnswer => {
       deps.onReview?.(outcome);
       return { status: 200, body: { apiVersion, kind: 'TokenReview', status } };
     };
     const reject = (reason: string, level: 'debug' | 'info', extra: Record<string, unknown> = {}) => {
-      log[level]({ reqId, tokenFp, outcome: 'rejected', reason, ...extra }, 'token review rejected');
+      if (log.isLevelEnabled(level)) log[level]({ reqId, tokenFp: tokenFp(), outcome: 'rejected', reason, ...extra }, 'token review rejected');
       return answer('rejected', { authenticated: false });
     };
 
@@ -151,7 +152,7 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
         // Fail closed, but as an *uncached* 200: a 5xx would be retried 5 times with backoff on every
         // kubectl request while the store is down, and only ends in a 401 anyway (CONTRACTS §2.5);
         // `error` keeps the apiserver from caching the refusal (§2.4) and puts the reason in its log.
-        log.warn({ reqId, tokenFp, outcome: 'error', err: (err as Error)?.message ?? String(err) }, 'token review: revocation store unavailable');
+        log.warn({ reqId, tokenFp: tokenFp(), outcome: 'error', err: (err as Error)?.message ?? String(err) }, 'token review: revocation store unavailable');
         return answer('error', { authenticated: false, error: REVOCATION_UNAVAILABLE });
       }
       if (!alive) return reject('grant revoked or expired', 'info', { sub: verified.claims.sub, username: mapped.user.username });
@@ -166,7 +167,7 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
     if (audiences.length > 0) status.audiences = audiences;
     // Debug, not info: this line would come with every uncached kubectl request; the counter
     // unixid_token_reviews_total has the rate, and refusals are logged at info above.
-    log.debug({ reqId, tokenFp, outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
+    if (log.isLevelEnabled('debug')) log.debug({ reqId, tokenFp: tokenFp(), outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
     return answer('authenticated', status);
   }
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHmac, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { VerificationKey } from '../../src/keys/jwk.js';
-import { createTokenVerifier, type TokenVerifierOptions } from '../../src/kubernetes/token-verifier.js';
+import fc from 'fast-check';
+import { canonicalTail, createTokenVerifier, type TokenVerifierOptions } from '../../src/kubernetes/token-verifier.js';
 
 const ISSUER = 'https://id.example.test';
 const AUD = 'kubernetes';
@@ -156,6 +157,26 @@ describe('token verifier', () => {
     rejects('not a token', /parts/);
     rejects(`${b64('not json')}.${p}.${s}`, /not JSON/);
     rejects(`${b64([1, 2])}.${p}.${s}`, /not a JSON object/);
+  });
+
+  it('rejects a signature whose last character carries stray bits', () => {
+    const [h, p, s] = rs256().split('.') as [string, string, string];
+    // A 2048-bit signature is 256 bytes: 342 characters, 2 mod 4, so the last one has 4 unused low bits.
+    assert.equal(s.length % 4, 2);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const stray = alphabet[alphabet.indexOf(s.at(-1)!) | 1]!;
+    rejects(`${h}.${p}.${s.slice(0, -1)}${stray}`, /not canonical base64url/);
+  });
+
+  it('judges canonical base64url exactly as re-encoding the decoded bytes does', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('');
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...alphabet), { maxLength: 12 }), (chars) => {
+        const text = chars.join('');
+        assert.equal(canonicalTail(text), Buffer.from(text, 'base64url').toString('base64url') === text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('rejects 2-part and 4-part tokens', () => {
