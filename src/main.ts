@@ -41,6 +41,7 @@ import { oobRoutes } from './web/oob.js';
 import type { PasswordCheckDeps } from './web/password-check.js';
 import { createProviderPages } from './web/provider-pages.js';
 import { createRenderer } from './web/render.js';
+import { wellKnownFastPath } from './web/well-known-cache.js';
 import { longestGrantSeconds } from './config/sections/tokens.js';
 
 export interface RunningUnixid {
@@ -172,6 +173,14 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     ],
   });
 
+  // oidc-provider's discovery path is fixed; the JWKS path follows its `routes` (the app mounts it at the root).
+  const wellKnown = wellKnownFastPath({
+    paths: ['/.well-known/openid-configuration', provider.current.pathFor('jwks', { mountPath: '' })],
+    provider,
+    hsts: config.issuer.startsWith('https:'),
+    onServed: metrics.observeHttp,
+  });
+
   const tls = config.server.tls;
   const listener = createListener(
     {
@@ -179,7 +188,8 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       tls: tls.certFile && tls.keyFile ? { certFile: tls.certFile, keyFile: tls.keyFile, clientCaFile: tls.clientCaFile, reloadIntervalMs: tls.reloadIntervalMs } : undefined,
     },
     (req, res) => {
-      if (!kube.fastPath?.(req, res)) app(req, res);
+      if (kube.fastPath?.(req, res)) return;
+      wellKnown(req, res, () => app(req, res));
     },
   );
   const { server } = listener;

@@ -26,6 +26,8 @@ export interface Metrics {
   observeBackend(kind: BackendKind, seconds: number, ok: boolean): void;
   /** unixid_http_request_duration_seconds{route,method,status}, route being a fixed group, never the raw path. */
   httpMiddleware(): RequestHandler;
+  /** Record one answer in the same series, for requests answered outside express; `path` as received (grouped here). */
+  observeHttp(path: string, method: string, status: number | string, seconds: number): void;
   /** Run fn and observe its duration as ok or error; resolves or rejects exactly as fn does. */
   time<T>(kind: BackendKind, fn: () => Promise<T>): Promise<T>;
 }
@@ -176,6 +178,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     backendDuration.observe({ kind, result: ok ? 'ok' : 'error' }, seconds);
   };
 
+  const observeHttp = (path: string, method: string, status: number | string, seconds: number): void => {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    httpDuration.observe({ route: routeGroup(path, extraRoutes), method: METHODS.has(method) ? method : 'OTHER', status: String(status) }, seconds);
+  };
+
   return {
     registry,
     login: (backend, outcome) => logins.inc({ backend: clampLabel(backend), outcome }),
@@ -185,20 +192,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     throttled: (scope) => throttles.inc({ scope }),
     tokensIssued: (grantType) => issued.inc({ grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other' }),
     observeBackend,
+    observeHttp,
     httpMiddleware() {
       return (req: Request, res: Response, next: NextFunction): void => {
         const started = process.hrtime.bigint();
         // The route is taken from the path as received, before any router rewrites req.url.
-        const route = routeGroup(req.originalUrl || req.url, extraRoutes);
-        const method = METHODS.has(req.method) ? req.method : 'OTHER';
+        const path = req.originalUrl || req.url;
         let done = false;
         const record = (): void => {
           if (done) return;
           done = true;
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           // A client that hung up before the answer was sent is counted as status 499 (nginx's convention).
-          const status = res.writableFinished ? String(res.statusCode) : '499';
-          httpDuration.observe({ route, method, status }, seconds);
+          observeHttp(path, req.method, res.writableFinished ? res.statusCode : 499, Number(process.hrtime.bigint() - started) / 1e9);
         };
         res.once('finish', record);
         res.once('close', record);
