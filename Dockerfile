@@ -64,5 +64,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.UNIXID_HEALTHCHECK_URL||'http://127.0.0.1:'+(process.env.UNIXID_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The same command as `npm start`.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/src/cli/main.js"]
 CMD ["serve"]
