@@ -1,6 +1,8 @@
 // unixid's native binding: one PAM transaction (authenticate + account management) and NSS
-// lookups. Every function here blocks; unixid calls them only from its own worker threads,
-// never from the event loop or the libuv pool.
+// lookups. Each export checks and copies its arguments on the JS thread, runs the blocking call on
+// a native thread of its own (no V8 isolate; not the libuv pool, which crypto and fs share and
+// which a 2 s PAM failure delay must never starve), and answers through a thread-safe function:
+// callback(err: string | null, value). How many run at once is src/native/worker-pool.ts's job.
 #include <napi.h>
 
 #include <grp.h>
@@ -12,7 +14,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -26,9 +36,46 @@ void Wipe(void* p, size_t n) {
   if (p != nullptr && n > 0) explicit_bzero(p, n);
 }
 
+// strerror is not thread-safe, and these run on many threads at once.
+std::string ErrorText(const char* call, int code) {
+  char buf[128];
+  return std::string(call) + ": " + strerror_r(code, buf, sizeof buf);
+}
+
+// The one copy of a password the binding keeps: NUL-terminated C memory, wiped when the PAM
+// transaction ends (or when the call is dropped before it ran). Not a std::string: moving a short
+// one copies its bytes and leaves them behind in the moved-from object.
+class Secret {
+ public:
+  Secret(const uint8_t* bytes, size_t size) : size_(size), data_(static_cast<char*>(malloc(size + 1))) {
+    if (data_ == nullptr) throw std::bad_alloc();
+    memcpy(data_, bytes, size);
+    data_[size] = '\0';
+  }
+  Secret(Secret&& other) noexcept : size_(other.size_), data_(other.data_) { other.data_ = nullptr; }
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+  Secret& operator=(Secret&&) = delete;
+  ~Secret() { Erase(); }
+
+  const char* c_str() const { return data_; }
+  void Erase() {
+    if (data_ == nullptr) return;
+    Wipe(data_, size_ + 1);
+    free(data_);
+    data_ = nullptr;
+  }
+
+ private:
+  size_t size_;
+  char* data_;
+};
+
+// ---- The blocking part: plain C++, no N-API, runs on the call's own thread. ----
+
 struct Conversation {
   const char* username;
-  const char* password;     // NUL-terminated copy owned by PamLogin, wiped after pam_end
+  const char* password;     // the Secret's bytes, wiped after pam_end
   int password_prompts = 0;  // how many echo-off prompts were asked
   std::vector<std::string> messages;  // PAM_ERROR_MSG / PAM_TEXT_INFO, for the log
 };
@@ -56,7 +103,11 @@ int Converse(int num_msg, const struct pam_message** msg, struct pam_response** 
         break;
       case PAM_ERROR_MSG:
       case PAM_TEXT_INFO:
-        if (m->msg != nullptr && conv->messages.size() < 8) conv->messages.emplace_back(m->msg, strnlen(m->msg, 512));
+        // No exception may unwind through libpam's C frames: a message that cannot be kept is lost.
+        try {
+          if (m->msg != nullptr && conv->messages.size() < 8) conv->messages.emplace_back(m->msg, strnlen(m->msg, 512));
+        } catch (const std::bad_alloc&) {
+        }
         break;
       default:
         goto fail;
@@ -100,45 +151,23 @@ const char* PamCodeName(int code) {
   }
 }
 
-// The outcome object both PAM calls return: the last step run, its code by number and by name,
-// pam_strerror text and whatever the modules said through the conversation.
-Napi::Object Outcome(Napi::Env env, const char* step, int code, const std::string& text, const Conversation& conv, int prompts) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("step", step);
-  out.Set("code", code);
-  out.Set("codeName", PamCodeName(code));
-  out.Set("text", text);
-  Napi::Array messages = Napi::Array::New(env, conv.messages.size());
-  for (size_t i = 0; i < conv.messages.size(); i++) messages.Set(static_cast<uint32_t>(i), conv.messages[i]);
-  out.Set("messages", messages);
-  out.Set("passwordPrompts", prompts);
-  return out;
-}
-
-std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t max) {
-  if (info.Length() <= i || !info[i].IsString()) {
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
-  }
-  std::string s = info[i].As<Napi::String>().Utf8Value();
-  if (s.size() > max || s.find('\0') != std::string::npos) {
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " is too long or contains NUL");
-  }
-  return s;
-}
-
-struct Transaction {
+// What both PAM calls report: the last step run, its code, pam_strerror text and whatever the
+// modules said through the conversation.
+struct PamOutcome {
   const char* step;
   int code;
   std::string text;
+  std::vector<std::string> messages;
+  int password_prompts;
 };
 
 // One PAM transaction with PAM_RHOST set: pam_authenticate (when `authenticate`) and then, only if
 // that succeeded, pam_acct_mgmt; pam_end always. Reports the last step run and its result.
-Transaction RunTransaction(const std::string& service, const std::string& username, const std::string& rhost, Conversation* conv,
-                           bool authenticate) {
+PamOutcome RunTransaction(const std::string& service, const std::string& username, const std::string& rhost, Conversation* conv,
+                          bool authenticate) {
   struct pam_conv pc = {Converse, conv};
   pam_handle_t* pamh = nullptr;
-  Transaction t{"start", pam_start(service.c_str(), username.c_str(), &pc, &pamh), ""};
+  PamOutcome t{"start", pam_start(service.c_str(), username.c_str(), &pc, &pamh), "", {}, 0};
   if (t.code == PAM_SUCCESS && !rhost.empty()) {
     t.step = "set_item";
     t.code = pam_set_item(pamh, PAM_RHOST, rhost.c_str());
@@ -154,69 +183,39 @@ Transaction RunTransaction(const std::string& service, const std::string& userna
   }
   t.text = pamh != nullptr ? pam_strerror(pamh, t.code) : "pam_start failed";
   if (pamh != nullptr) pam_end(pamh, t.code);
+  t.messages = std::move(conv->messages);
   return t;
 }
 
-// pamLogin(service, username, password: Buffer, rhost) ->
-//   { step, code, codeName, text, messages[], passwordPrompts }
-// Authentication and account phase in one transaction. The password bytes are copied once,
-// handed to PAM, and wiped after pam_end.
-Napi::Value PamLogin(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string service = StringArg(info, 0, "service", 255);
-  std::string username = StringArg(info, 1, "username", kMaxUsername);
-  if (info.Length() <= 2 || !info[2].IsBuffer()) throw Napi::TypeError::New(env, "password must be a Buffer");
-  auto pw = info[2].As<Napi::Buffer<char>>();
-  if (pw.Length() > kMaxPassword || memchr(pw.Data(), '\0', pw.Length()) != nullptr) {
-    throw Napi::TypeError::New(env, "password is too long or contains NUL");
-  }
-  std::string rhost = StringArg(info, 3, "rhost", 255);
-
-  char* password = static_cast<char*>(malloc(pw.Length() + 1));
-  if (password == nullptr) throw Napi::Error::New(env, "out of memory");
-  memcpy(password, pw.Data(), pw.Length());
-  password[pw.Length()] = '\0';
-
-  Conversation conv{username.c_str(), password, 0, {}};
-  Transaction t = RunTransaction(service, username, rhost, &conv, true);
-  Wipe(password, pw.Length());
-  free(password);
-  return Outcome(env, t.step, t.code, t.text, conv, conv.password_prompts);
+// Authentication and account phase in one transaction; the password is wiped right after pam_end.
+PamOutcome PamLogin(const std::string& service, const std::string& username, Secret& password, const std::string& rhost) {
+  Conversation conv{username.c_str(), password.c_str(), 0, {}};
+  PamOutcome t = RunTransaction(service, username, rhost, &conv, true);
+  password.Erase();
+  t.password_prompts = conv.password_prompts;
+  return t;
 }
 
-// pamAccount(service, username, rhost) -> same shape as pamLogin, account phase only (refresh).
-Napi::Value PamAccount(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string service = StringArg(info, 0, "service", 255);
-  std::string username = StringArg(info, 1, "username", kMaxUsername);
-  std::string rhost = StringArg(info, 2, "rhost", 255);
+// The account phase only (refresh).
+PamOutcome PamAccount(const std::string& service, const std::string& username, const std::string& rhost) {
   char empty[1] = {'\0'};
   // No password to give: password_prompts starts at 1, so any echo-off prompt is a conversation error.
   Conversation conv{username.c_str(), empty, 1, {}};
-  Transaction t = RunTransaction(service, username, rhost, &conv, false);
-  return Outcome(env, t.step, t.code, t.text, conv, 0);
+  return RunTransaction(service, username, rhost, &conv, false);
 }
 
-Napi::Value PasswdToObject(Napi::Env env, const struct passwd* pw) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("name", pw->pw_name != nullptr ? pw->pw_name : "");
-  o.Set("uid", static_cast<double>(pw->pw_uid));
-  o.Set("gid", static_cast<double>(pw->pw_gid));
-  o.Set("gecos", pw->pw_gecos != nullptr ? pw->pw_gecos : "");
-  o.Set("home", pw->pw_dir != nullptr ? pw->pw_dir : "");
-  o.Set("shell", pw->pw_shell != nullptr ? pw->pw_shell : "");
-  return o;
-}
+struct NssUser {
+  std::string name, gecos, home, shell;
+  uid_t uid;
+  gid_t gid;
+};
 
-// getUser(name) -> {name, uid, gid, gecos, home, shell} | null; throws on an NSS error.
-Napi::Value GetUser(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string name = StringArg(info, 0, "name", kMaxUsername);
+// getpwnam_r: the user, or nothing when NSS does not know the name; throws on an NSS error.
+std::optional<NssUser> LookUpUser(const std::string& name) {
   std::vector<char> buf(4096);
   for (;;) {
     struct passwd pw;
     struct passwd* found = nullptr;
-    errno = 0;
     int rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
     if (rc == ERANGE && buf.size() < (1u << 20)) {
       buf.resize(buf.size() * 2);
@@ -224,20 +223,17 @@ Napi::Value GetUser(const Napi::CallbackInfo& info) {
     }
     // ENOENT/ESRCH/EBADF/EPERM mean "no such user" for getpwnam_r by POSIX's own list.
     if (found == nullptr) {
-      if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) return env.Null();
-      throw Napi::Error::New(env, std::string("getpwnam_r: ") + strerror(rc));
+      if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) return std::nullopt;
+      throw std::runtime_error(ErrorText("getpwnam_r", rc));
     }
-    return PasswdToObject(env, found);
+    auto text = [](const char* s) { return std::string(s != nullptr ? s : ""); };
+    return NssUser{text(found->pw_name), text(found->pw_gecos), text(found->pw_dir), text(found->pw_shell), found->pw_uid, found->pw_gid};
   }
 }
 
-// getGroups(name, gid) -> string[]: names of the primary and supplementary groups (getgrouplist).
-// A gid with no group entry is skipped; throws on an NSS error.
-Napi::Value GetGroups(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string name = StringArg(info, 0, "name", kMaxUsername);
-  if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "gid must be a number");
-  gid_t primary = static_cast<gid_t>(info[1].As<Napi::Number>().Int64Value());
+// Names of the primary and supplementary groups (getgrouplist). A gid with no group entry is
+// skipped; throws on an NSS error.
+std::vector<std::string> LookUpGroups(const std::string& name, gid_t primary) {
   int count = 64;
   std::vector<gid_t> gids(static_cast<size_t>(count));
   for (int attempt = 0; attempt < 8; attempt++) {
@@ -249,10 +245,9 @@ Napi::Value GetGroups(const Napi::CallbackInfo& info) {
     if (n <= count) n = count * 2;  // some implementations do not report the size needed
     count = n;
     gids.assign(static_cast<size_t>(count), 0);
-    if (attempt == 7) throw Napi::Error::New(env, "getgrouplist: too many groups");
+    if (attempt == 7) throw std::runtime_error("getgrouplist: too many groups");
   }
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t idx = 0;
+  std::vector<std::string> names;
   std::vector<char> buf(4096);
   for (gid_t gid : gids) {
     for (;;) {
@@ -263,21 +258,185 @@ Napi::Value GetGroups(const Napi::CallbackInfo& info) {
         buf.resize(buf.size() * 2);
         continue;
       }
-      if (found != nullptr && found->gr_name != nullptr) out.Set(idx++, found->gr_name);
-      else if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
-        throw Napi::Error::New(env, std::string("getgrgid_r: ") + strerror(rc));
-      }
+      if (found != nullptr && found->gr_name != nullptr) names.emplace_back(found->gr_name);
+      else if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) throw std::runtime_error(ErrorText("getgrgid_r", rc));
       break;
     }
   }
+  return names;
+}
+
+// ---- The JS part: results become JS values on the JS thread. ----
+
+// { step, code, codeName, text, messages[], passwordPrompts }
+Napi::Value ToJs(Napi::Env env, const PamOutcome& t) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("step", t.step);
+  out.Set("code", t.code);
+  out.Set("codeName", PamCodeName(t.code));
+  out.Set("text", t.text);
+  Napi::Array messages = Napi::Array::New(env, t.messages.size());
+  for (size_t i = 0; i < t.messages.size(); i++) messages.Set(static_cast<uint32_t>(i), t.messages[i]);
+  out.Set("messages", messages);
+  out.Set("passwordPrompts", t.password_prompts);
   return out;
 }
 
+// {name, uid, gid, gecos, home, shell} | null
+Napi::Value ToJs(Napi::Env env, const std::optional<NssUser>& user) {
+  if (!user) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", user->name);
+  o.Set("uid", static_cast<double>(user->uid));
+  o.Set("gid", static_cast<double>(user->gid));
+  o.Set("gecos", user->gecos);
+  o.Set("home", user->home);
+  o.Set("shell", user->shell);
+  return o;
+}
+
+Napi::Value ToJs(Napi::Env env, const std::vector<std::string>& names) {
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); i++) out.Set(static_cast<uint32_t>(i), names[i]);
+  return out;
+}
+
+// ---- From the call's thread back to the JS thread. ----
+
+// What a finished call hands to the JS thread: an error message or a value to convert there.
+struct Reply {
+  virtual ~Reply() = default;
+  virtual Napi::Value Value(Napi::Env env) const = 0;
+  std::optional<std::string> error;
+};
+
+template <typename T>
+struct ReplyOf final : Reply {
+  T value{};
+  Napi::Value Value(Napi::Env env) const override { return ToJs(env, value); }
+};
+
+// Runs on the JS thread. A null env means Node is tearing the env down with this reply still
+// queued: free it and touch nothing else.
+void Deliver(Napi::Env env, Napi::Function callback, std::nullptr_t*, Reply* reply) {
+  std::unique_ptr<Reply> owned(reply);
+  if (env == nullptr || callback.IsEmpty()) return;
+  if (owned->error) callback.Call({Napi::String::New(env, *owned->error), env.Undefined()});
+  else callback.Call({env.Null(), owned->Value(env)});
+}
+
+using Answer = Napi::TypedThreadSafeFunction<std::nullptr_t, Reply, Deliver>;
+
+// Whether an env still takes replies. Its cleanup hook shuts it when the env goes (process exit,
+// a worker_threads Worker ending): Node frees the thread-safe functions right after, while a call
+// may still be blocked (NSS behind a dead SSSD). A thread finishing later frees its reply unsent.
+struct Gate {
+  std::mutex mutex;
+  bool open = true;
+};
+
+// Start `execute` (returning T, throwing std::exception on failure) on a detached thread of its own
+// and answer `callback` with its result. One thread per call: the pool bounds how many run, and a
+// PAM or NSS call costs far more than starting a thread. The thread-safe function is unref'd so a
+// call that never returns cannot keep the process alive; the pool's timer keeps it alive while a
+// caller still waits.
+template <typename T, typename Execute>
+void Start(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate, size_t callback_index, const char* name, Execute execute) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= callback_index || !info[callback_index].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
+  Answer answer = Answer::New(env, info[callback_index].As<Napi::Function>(), name, 0, 1);
+  answer.Unref(env);
+  try {
+    std::thread([answer, gate, execute = std::move(execute)]() mutable {
+      auto reply = std::make_unique<ReplyOf<T>>();
+      try {
+        reply->value = execute();
+      } catch (const std::exception& e) {
+        reply->error = e.what();
+      }
+      std::lock_guard<std::mutex> lock(gate->mutex);
+      if (!gate->open) return;
+      napi_status status = answer.NonBlockingCall(reply.get());
+      if (status == napi_ok) reply.release();
+      // napi_closing has already let go of this thread's hold on the function.
+      if (status != napi_closing) answer.Release();
+    }).detach();
+  } catch (const std::system_error& e) {
+    answer.Release();
+    throw Napi::Error::New(env, std::string("cannot start a thread: ") + e.what());
+  }
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t max) {
+  if (info.Length() <= i || !info[i].IsString()) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
+  }
+  std::string s = info[i].As<Napi::String>().Utf8Value();
+  if (s.size() > max || s.find('\0') != std::string::npos) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " is too long or contains NUL");
+  }
+  return s;
+}
+
+// pamLoginAsync(service, username, password: Uint8Array, rhost, callback(err, outcome)).
+// The password bytes are copied before this returns; the caller zero-fills its own.
+void PamLoginAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+  Napi::Env env = info.Env();
+  std::string service = StringArg(info, 0, "service", 255);
+  std::string username = StringArg(info, 1, "username", kMaxUsername);
+  if (info.Length() <= 2 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "password must be a Uint8Array");
+  }
+  auto pw = info[2].As<Napi::Uint8Array>();
+  if (pw.ElementLength() > kMaxPassword || memchr(pw.Data(), '\0', pw.ElementLength()) != nullptr) {
+    throw Napi::TypeError::New(env, "password is too long or contains NUL");
+  }
+  std::string rhost = StringArg(info, 3, "rhost", 255);
+  Secret password(pw.Data(), pw.ElementLength());
+  Start<PamOutcome>(info, gate, 4, "unixid.pamLogin",
+                    [service = std::move(service), username = std::move(username), password = std::move(password), rhost = std::move(rhost)]() mutable {
+                      return PamLogin(service, username, password, rhost);
+                    });
+}
+
+// pamAccountAsync(service, username, rhost, callback(err, outcome)): the account phase only.
+void PamAccountAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+  std::string service = StringArg(info, 0, "service", 255);
+  std::string username = StringArg(info, 1, "username", kMaxUsername);
+  std::string rhost = StringArg(info, 2, "rhost", 255);
+  Start<PamOutcome>(info, gate, 3, "unixid.pamAccount",
+                    [service = std::move(service), username = std::move(username), rhost = std::move(rhost)]() {
+                      return PamAccount(service, username, rhost);
+                    });
+}
+
+// getUserAsync(name, callback(err, user | null)).
+void GetUserAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+  std::string name = StringArg(info, 0, "name", kMaxUsername);
+  Start<std::optional<NssUser>>(info, gate, 1, "unixid.getUser", [name = std::move(name)]() { return LookUpUser(name); });
+}
+
+// getGroupsAsync(name, gid, callback(err, names[])).
+void GetGroupsAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+  std::string name = StringArg(info, 0, "name", kMaxUsername);
+  if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "gid must be a number");
+  gid_t gid = static_cast<gid_t>(info[1].As<Napi::Number>().Int64Value());
+  Start<std::vector<std::string>>(info, gate, 2, "unixid.getGroups", [name = std::move(name), gid]() { return LookUpGroups(name, gid); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("pamLogin", Napi::Function::New(env, PamLogin));
-  exports.Set("pamAccount", Napi::Function::New(env, PamAccount));
-  exports.Set("getUser", Napi::Function::New(env, GetUser));
-  exports.Set("getGroups", Napi::Function::New(env, GetGroups));
+  auto gate = std::make_shared<Gate>();
+  env.AddCleanupHook([gate]() {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    gate->open = false;
+  });
+  auto add = [&](const char* name, void (*fn)(const Napi::CallbackInfo&, const std::shared_ptr<Gate>&)) {
+    exports.Set(name, Napi::Function::New(env, [gate, fn](const Napi::CallbackInfo& info) { fn(info, gate); }, name));
+  };
+  add("pamLoginAsync", PamLoginAsync);
+  add("pamAccountAsync", PamAccountAsync);
+  add("getUserAsync", GetUserAsync);
+  add("getGroupsAsync", GetGroupsAsync);
   return exports;
 }
 

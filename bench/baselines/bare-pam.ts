@@ -21,11 +21,9 @@ serveOpLoop(async () => {
       const user = settings.users[seq % settings.users.length]!;
       let outcome: PamOutcome;
       if (settings.op === 'pamLogin') {
-        // As the PAM backend does it: a copy of the password moved to the thread.
-        const password = Buffer.from(user.password);
-        const copy = new Uint8Array(password.length);
-        copy.set(password);
-        outcome = await pool.run<PamOutcome>({ op: 'pamLogin', service: settings.service, username: user.username, password: copy.buffer, rhost: '127.0.0.1' }, [copy.buffer]);
+        // As the PAM backend does it: a copy of the password, which the pool zero-fills once the addon has its own.
+        const password = new TextEncoder().encode(user.password);
+        outcome = await pool.run<PamOutcome>({ op: 'pamLogin', service: settings.service, username: user.username, password, rhost: '127.0.0.1' });
       } else {
         outcome = await pool.run<PamOutcome>({ op: 'pamAccount', service: settings.service, username: user.username, rhost: '127.0.0.1' });
       }

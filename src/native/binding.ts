@@ -20,12 +20,20 @@ export interface PamOutcome {
 /** getpwnam_r's answer: the directory's UnixUser shape. */
 export type NssUser = UnixUser;
 
-/** The functions of build/Release/unixid_native.node. Every one blocks: call them from worker threads only. */
+/** Called once, on the JS thread: an error message (an NSS error), or the value. */
+export type NativeCallback<T> = (err: string | null, value: T) => void;
+
+/**
+ * The functions of build/Release/unixid_native.node. Each checks and copies its arguments, then
+ * returns at once (throwing on arguments it refuses) and runs the blocking call on a native thread
+ * of its own. A pending call does not keep the process alive: the caller's timer must.
+ */
 export interface NativeBinding {
-  pamLogin(service: string, username: string, password: Buffer, rhost: string): PamOutcome;
-  pamAccount(service: string, username: string, rhost: string): PamOutcome;
-  getUser(name: string): NssUser | null;
-  getGroups(name: string, gid: number): string[];
+  /** The password bytes are copied before this returns; the caller zero-fills its own. */
+  pamLoginAsync(service: string, username: string, password: Uint8Array, rhost: string, done: NativeCallback<PamOutcome>): void;
+  pamAccountAsync(service: string, username: string, rhost: string, done: NativeCallback<PamOutcome>): void;
+  getUserAsync(name: string, done: NativeCallback<NssUser | null>): void;
+  getGroupsAsync(name: string, gid: number, done: NativeCallback<string[]>): void;
 }
 
 /** Load the native addon built by `npm install` (node-gyp). Throws with a hint when it was not built. */

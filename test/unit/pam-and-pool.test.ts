@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { pamVerdict } from '../../src/backends/pam/pam-outcome.js';
 import { passwordProblem, usernameProblem } from '../../src/backends/username.js';
 import { createGroupFilter } from '../../src/directory/group-filter.js';
+import type { NativeBinding, NativeCallback } from '../../src/native/binding.js';
 import { createNativePool, PoolError } from '../../src/native/worker-pool.js';
 
 const outcome = (codeName: string) => ({ step: 'authenticate', code: 0, codeName, text: '', messages: [], passwordPrompts: 1 });
@@ -57,10 +59,11 @@ describe('native thread pool', () => {
   const pool = createNativePool({ name: 'nss', threads: 1, maxQueue: 2, timeoutMs: 5000 });
   after(() => pool.close());
 
-  it('answers NSS lookups from a worker thread', async () => {
+  it('answers NSS lookups from a native thread', async () => {
     const root = await pool.run<{ name: string; uid: number } | null>({ op: 'getUser', name: 'root' });
     assert.equal(root?.uid, 0);
     assert.equal(await pool.run({ op: 'getUser', name: 'no-such-user-here' }), null);
+    assert.ok((await pool.run<string[]>({ op: 'getGroups', name: 'root', gid: 0 })).includes('root'));
   });
 
   it('refuses calls beyond the queue at once instead of piling them up', async () => {
@@ -74,6 +77,7 @@ describe('native thread pool', () => {
   it('rejects bad arguments as a failed call, not a crash', async () => {
     await assert.rejects(pool.run({ op: 'getUser', name: 'a'.repeat(300) }), (err: unknown) => (err as PoolError).kind === 'failed');
     await assert.rejects(pool.run({ op: 'getUser', name: 'x\u0000y' }), PoolError);
+    assert.equal(pool.stats().running, 0, 'a refused call holds no thread');
   });
 
   it('times a call out for the caller', async () => {
@@ -88,18 +92,168 @@ describe('native thread pool', () => {
 });
 
 describe('native thread pool lifecycle', () => {
-  it('starts threads on demand and stops them when idle', async () => {
-    const pool = createNativePool({ name: 'nss', threads: 2, maxQueue: 10, timeoutMs: 5000, idleMs: 50 });
+  const osThreads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+
+  it('runs each call on a native thread of its own and keeps no thread afterwards', async () => {
+    const pool = createNativePool({ name: 'nss', threads: 2, maxQueue: 10, timeoutMs: 5000 });
     try {
-      assert.equal(pool.stats().threads, 0, 'no thread before the first call');
-      await Promise.all([pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' })]);
-      assert.equal(pool.stats().threads, 2);
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(pool.stats().threads, 0, 'idle threads stopped');
-      // Idle threads are gone; the next call starts one again and is answered.
-      assert.equal((await pool.run<{ uid: number } | null>({ op: 'getUser', name: 'root' }))?.uid, 0);
+      await pool.run({ op: 'getUser', name: 'root' }); // the addon is loaded before counting
+      await new Promise((r) => setTimeout(r, 50));
+      const before = osThreads();
+      assert.equal(pool.stats().threads, 0, 'no thread before a call');
+      const calls = [pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' })];
+      assert.deepEqual(pool.stats(), { running: 2, queued: 1, threads: 2, maxThreads: 2 });
+      await Promise.all(calls);
+      assert.equal(pool.stats().threads, 0);
+      // A call's thread ends right after handing over its answer.
+      for (let i = 0; i < 50 && osThreads() > before; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(osThreads(), before, 'no native thread left behind');
     } finally {
       await pool.close();
     }
+  });
+
+  it('refuses calls after close', async () => {
+    const pool = createNativePool({ name: 'nss', threads: 1, maxQueue: 1, timeoutMs: 5000 });
+    await pool.close();
+    await assert.rejects(pool.run({ op: 'getUser', name: 'root' }), (err: unknown) => (err as PoolError).kind === 'closed');
+  });
+});
+
+/** A stand-in addon whose calls return only when the test says so; it counts how many run at once. */
+function heldBinding() {
+  const held: { op: string; copy?: Uint8Array; finish(err: string | null, value?: unknown): void }[] = [];
+  let now = 0;
+  let peak = 0;
+  const hold = (op: string, done: NativeCallback<never>, copy?: Uint8Array) => {
+    peak = Math.max(peak, ++now);
+    let returned = false;
+    held.push({
+      op,
+      copy,
+      finish(err, value) {
+        assert.ok(!returned, 'each call returns once');
+        returned = true;
+        now--;
+        done(err, value as never);
+      },
+    });
+  };
+  const binding: NativeBinding = {
+    pamLoginAsync(_service, _user, password, _rhost, done) {
+      if (password.includes(0)) throw new TypeError('password is too long or contains NUL');
+      hold('pamLogin', done, Uint8Array.from(password));
+    },
+    pamAccountAsync: (_service, _user, _rhost, done) => hold('pamAccount', done),
+    getUserAsync: (_name, done) => hold('getUser', done),
+    getGroupsAsync: (_name, _gid, done) => hold('getGroups', done),
+  };
+  return { binding, held, peak: () => peak };
+}
+
+const kindOf = (err: unknown) => (err instanceof PoolError ? err.kind : String(err));
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('native thread pool semantics', () => {
+  it('runs at most `threads` calls at once and starts a waiting one as each returns', async () => {
+    const { binding, held, peak } = heldBinding();
+    const pool = createNativePool({ name: 'nss', threads: 2, maxQueue: 10, timeoutMs: 5000, binding });
+    const calls = Array.from({ length: 5 }, () => pool.run<string>({ op: 'getUser', name: 'alice' }));
+    assert.equal(held.length, 2);
+    assert.deepEqual(pool.stats(), { running: 2, queued: 3, threads: 2, maxThreads: 2 });
+    for (let i = 0; i < 5; i++) {
+      held[i]!.finish(null, `answer ${i}`);
+      assert.equal(held.length, Math.min(5, i + 3), 'the next waiting call starts as soon as one returns');
+    }
+    assert.deepEqual(await Promise.all(calls), ['answer 0', 'answer 1', 'answer 2', 'answer 3', 'answer 4']);
+    assert.equal(peak(), 2);
+    assert.deepEqual(pool.stats(), { running: 0, queued: 0, threads: 0, maxThreads: 2 });
+  });
+
+  it('refuses a call as busy when every thread runs and the queue is full', async () => {
+    const { binding, held } = heldBinding();
+    const pool = createNativePool({ name: 'pam', threads: 1, maxQueue: 1, timeoutMs: 5000, binding });
+    const running = pool.run({ op: 'getUser', name: 'a' });
+    const waiting = pool.run({ op: 'getUser', name: 'b' });
+    await assert.rejects(pool.run({ op: 'getUser', name: 'c' }), (err: unknown) => kindOf(err) === 'busy');
+    held[0]!.finish(null, 1);
+    held[1]!.finish(null, 2);
+    assert.deepEqual(await Promise.all([running, waiting]), [1, 2]);
+  });
+
+  it('answers a timed-out caller at once, keeps its thread counted until the call returns, and drops the late result', async () => {
+    const { binding, held } = heldBinding();
+    const pool = createNativePool({ name: 'nss', threads: 1, maxQueue: 5, timeoutMs: 30, binding });
+    const hung = pool.run({ op: 'getUser', name: 'hung' });
+    const behind = pool.run({ op: 'getUser', name: 'behind' });
+    await Promise.all([
+      assert.rejects(hung, (err: unknown) => kindOf(err) === 'timeout'),
+      assert.rejects(behind, (err: unknown) => kindOf(err) === 'timeout', 'a call that waited too long times out too'),
+    ]);
+    assert.deepEqual(pool.stats(), { running: 1, queued: 0, threads: 1, maxThreads: 1 }, 'the hung thread still holds its place');
+    assert.equal(held.length, 1, 'the timed-out waiting call never started');
+
+    const next = pool.run<string>({ op: 'getUser', name: 'next' });
+    assert.equal(held.length, 1, 'no second thread while the hung one runs');
+    held[0]!.finish(null, 'late answer'); // dropped: its caller was already told
+    await tick();
+    assert.equal(held.length, 2);
+    held[1]!.finish(null, 'next answer');
+    assert.equal(await next, 'next answer');
+  });
+
+  it('fails a call the addon refuses or reports failing, without holding a thread', async () => {
+    const { binding, held } = heldBinding();
+    const pool = createNativePool({ name: 'nss', threads: 1, maxQueue: 5, timeoutMs: 5000, binding });
+    const broken = pool.run({ op: 'getGroups', name: 'alice', gid: 1 });
+    held[0]!.finish('getgrgid_r: Input/output error');
+    await assert.rejects(broken, (err: unknown) => kindOf(err) === 'failed' && /getgrgid_r: Input\/output error/.test((err as Error).message));
+    const refused = pool.run({ op: 'pamLogin', service: 's', username: 'u', password: Uint8Array.of(97, 0), rhost: '' });
+    await assert.rejects(refused, (err: unknown) => kindOf(err) === 'failed' && /contains NUL/.test((err as Error).message));
+    assert.equal(pool.stats().running, 0);
+  });
+
+  it('on close fails the waiting calls and refuses new ones; a running call still answers', async () => {
+    const { binding, held } = heldBinding();
+    const pool = createNativePool({ name: 'pam', threads: 1, maxQueue: 5, timeoutMs: 5000, binding });
+    const running = pool.run({ op: 'pamAccount', service: 's', username: 'u', rhost: '' });
+    const waiting = pool.run({ op: 'pamAccount', service: 's', username: 'v', rhost: '' });
+    await pool.close();
+    await assert.rejects(waiting, (err: unknown) => kindOf(err) === 'closed');
+    await assert.rejects(pool.run({ op: 'getUser', name: 'w' }), (err: unknown) => kindOf(err) === 'closed');
+    held[0]!.finish(null, 'done');
+    assert.equal(await running, 'done');
+    assert.equal(held.length, 1, 'nothing started after close');
+  });
+
+  it('zero-fills the password once the addon has its copy, and when the call never starts', async () => {
+    const { binding, held } = heldBinding();
+    const pool = createNativePool({ name: 'pam', threads: 1, maxQueue: 1, timeoutMs: 30, binding });
+    const secret = () => new TextEncoder().encode('hunter2-Secret');
+    const zero = (b: Uint8Array) => b.every((x) => x === 0);
+    const login = (password: Uint8Array) => pool.run({ op: 'pamLogin', service: 's', username: 'u', password, rhost: '' });
+
+    const started = secret();
+    const running = login(started);
+    assert.ok(zero(started), 'wiped as soon as the call started');
+    assert.equal(new TextDecoder().decode(held[0]!.copy), 'hunter2-Secret', 'the addon got the bytes first');
+
+    const queued = secret();
+    const waiting = login(queued);
+    assert.ok(!zero(queued), 'a waiting call still needs its password');
+    const refused = secret();
+    await assert.rejects(login(refused), (err: unknown) => kindOf(err) === 'busy');
+    assert.ok(zero(refused), 'wiped when refused as busy');
+    await Promise.all([
+      assert.rejects(waiting, (err: unknown) => kindOf(err) === 'timeout'),
+      assert.rejects(running, (err: unknown) => kindOf(err) === 'timeout'),
+    ]);
+    assert.ok(zero(queued), 'wiped when it timed out waiting');
+
+    await pool.close();
+    const late = secret();
+    await assert.rejects(login(late), (err: unknown) => kindOf(err) === 'closed');
+    assert.ok(zero(late), 'wiped when the pool is closed');
+    held[0]!.finish(null, 'late');
   });
 });

@@ -40,10 +40,8 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
   async function runPam(op: 'pamLogin' | 'pamAccount', username: string, rhost: string, password?: Buffer): Promise<PamOutcome> {
     try {
       if (op === 'pamLogin') {
-        // Hand the worker its own copy and move it there: no second copy stays on this thread.
-        const copy = new Uint8Array(password!.length);
-        copy.set(password!);
-        return await pool.run<PamOutcome>({ op, service: pam.service, username, password: copy.buffer, rhost }, [copy.buffer]);
+        // The pool zero-fills this copy as soon as the addon has taken its own; the caller's buffer stays the caller's.
+        return await pool.run<PamOutcome>({ op, service: pam.service, username, password: new Uint8Array(password!), rhost });
       }
       return await pool.run<PamOutcome>({ op, service: pam.service, username, rhost });
     } catch (err) {
