@@ -39,6 +39,7 @@ import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
 import { interactionRoutes } from './web/interactions.js';
 import { oobRoutes } from './web/oob.js';
 import type { PasswordCheckDeps } from './web/password-check.js';
+import { createNameFingerprint } from './logging/name-fingerprint.js';
 import { createProviderPages } from './web/provider-pages.js';
 import { createRenderer } from './web/render.js';
 import { wellKnownFastPath } from './web/well-known-cache.js';
@@ -115,7 +116,9 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     const limits = { username: config.throttle.username, ip: config.throttle.ip, allowList: config.throttle.allowList, onBan: events.ban };
     gate = store.redis ? createRedisLoginThrottle(store.redis, { ...limits, keyPrefix: config.store.keyPrefix }) : createMemoryLoginThrottle(limits);
   }
-  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, ...(gate ? { gate } : {}) };
+  // Keyed by the cookie key every replica shares, so a name's fingerprint is the same in all of them.
+  const fingerprint = createNameFingerprint(cookieKeys[0]);
+  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, fingerprint, ...(gate ? { gate } : {}) };
 
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });
   const revokeGrant = createGrantRevoker(Adapter);

@@ -23,7 +23,7 @@ export function createSecurityEvents(metrics: Metrics, audit: AuditLog): Securit
     login(e) {
       metrics.login(e.backend, e.outcome as LoginOutcome);
       const type = e.outcome === 'success' ? 'login.success' : e.outcome === 'throttled' ? 'login.throttled' : 'login.failure';
-      audit.event(type, { username: e.username, clientId: e.clientId, ip: e.ip, backend: e.backend, via: e.via, ...(e.reason ? { reason: e.reason } : {}) });
+      audit.event(type, { ...(e.username !== undefined ? { username: e.username } : {}), userFp: e.userFp, clientId: e.clientId, ip: e.ip, backend: e.backend, via: e.via, ...(e.reason ? { reason: e.reason } : {}) });
     },
     ban(e) {
       metrics.throttled(e.kind);

@@ -1,13 +1,17 @@
 import type { Logger } from 'pino';
-import type { CredentialBackend } from '../backends/types.js';
+import type { CredentialBackend, LoginFailureReason } from '../backends/types.js';
 import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js';
 import type { Identity } from '../identity.js';
+import { createNameFingerprint, type NameFingerprint } from '../logging/name-fingerprint.js';
 import type { LoginGate } from './login-gate.js';
 import { loginFailureMessage } from './login-messages.js';
 
 /** One login attempt, as the audit and metrics hooks see it. */
 export interface LoginEvent {
-  username: string;
+  /** The name as typed; absent when the backend did not recognise it as an account (see `userFp`). */
+  username?: string;
+  /** Keyed fingerprint of the typed name, on every event: it correlates attempts whether or not the name is shown. */
+  userFp: string;
   clientId: string;
   ip: string;
   backend: string;
@@ -24,7 +28,19 @@ export interface PasswordCheckDeps {
   onLogin?: (event: LoginEvent) => void;
   /** A refused or throttled attempt answers no sooner than this, so timing tells no account apart. */
   minResponseMs?: number;
+  /** Stands in for names the backend did not recognise (default: a per-process key). */
+  fingerprint?: NameFingerprint;
 }
+
+/**
+ * Refusals after which the typed name is known to be an account. After any other (no such user, a
+ * name refused before the backend saw it, a backend that cannot tell unknown users from wrong
+ * passwords) the name may well be a password typed into the wrong field, so logs and audit events
+ * carry its fingerprint instead, and not the backend's detail (which may quote the name).
+ */
+const NAME_IS_ACCOUNT: ReadonlySet<LoginFailureReason> = new Set(['wrong_password', 'account_locked', 'account_expired', 'access_denied', 'password_change_required']);
+
+const processFingerprint = createNameFingerprint();
 
 export interface Attempt {
   username: string;
@@ -57,9 +73,10 @@ export async function checkPassword(deps: PasswordCheckDeps, attempt: Attempt): 
 async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<PasswordCheck> {
   const { backend, logger } = deps;
   const { username, ip, clientId, via } = attempt;
-  const base = { reqId: attempt.requestId, username, ip, clientId, backend: backend.type, via };
+  const userFp = (deps.fingerprint ?? processFingerprint)(username);
+  const base = { reqId: attempt.requestId, username, userFp, ip, clientId, backend: backend.type, via };
   const event = (outcome: LoginEvent['outcome'], reason?: string) =>
-    deps.onLogin?.({ username, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
+    deps.onLogin?.({ username, userFp, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
 
   if (deps.gate) {
     let gate;
@@ -93,14 +110,17 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   }
 
   if (!result.ok) {
-    await deps.gate?.failed(username, ip).catch((err: Error) => logger.error({ ...base, err: err.message }, 'could not count a failed login'));
-    logger.info({ ...base, reason: result.reason, detail: result.detail }, 'login failed');
-    event('failure', result.reason);
-    return { ok: false, kind: 'refused', message: loginFailureMessage(result.reason) };
+    const { reason } = result;
+    const shown = NAME_IS_ACCOUNT.has(reason) ? { ...base, detail: result.detail } : { ...base, username: undefined };
+    await deps.gate?.failed(username, ip).catch((err: Error) => logger.error({ ...shown, err: err.message }, 'could not count a failed login'));
+    logger.info({ ...shown, reason }, 'login failed');
+    if (NAME_IS_ACCOUNT.has(reason)) event('failure', reason);
+    else deps.onLogin?.({ userFp, clientId, ip, backend: backend.type, outcome: 'failure', via, reason });
+    return { ok: false, kind: 'refused', message: loginFailureMessage(reason) };
   }
   await deps.gate?.succeeded(username, ip).catch((err: Error) => logger.error({ ...base, err: err.message }, 'could not reset the login counter'));
   const { identity } = result;
   logger.info({ ...base, username: identity.username, sub: identity.subject, backend: identity.backend, groups: identity.groups.length }, 'login succeeded');
-  deps.onLogin?.({ username: identity.username, clientId, ip, backend: identity.backend, outcome: 'success', via });
+  deps.onLogin?.({ username: identity.username, userFp, clientId, ip, backend: identity.backend, outcome: 'success', via });
   return { ok: true, identity };
 }

@@ -152,8 +152,9 @@ describe('secrets hygiene: no password or token in anything the process writes',
     const tPage = (await startKubeloginAuthorize(config, throttledForm)).page;
     assert.equal((await submitLogin(throttledForm, tPage, bob.name, bob.password)).status, 429);
     assert.equal((await token({ grant_type: 'password', username: bob.name, password: bob.password, client_id: 'kubernetes' })).status, 429);
-    // An unknown user and a locked account.
+    // An unknown user, a password typed into the username field, and a locked account.
     assert.equal((await basic('nobody', WRONG[3]!)).status, 401);
+    assert.equal((await basic(alice.password, WRONG[3]!)).status, 401);
     assert.equal((await basic(carol.name, carol.password)).status, 401);
 
     // Logout, once through the page and once RP-initiated with the ID token as a hint in the query.

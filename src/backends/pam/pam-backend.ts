@@ -79,7 +79,19 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
       const pamMs = Number(process.hrtime.bigint() - started) / 1e6;
       const verdict = pamVerdict(outcome);
       if (verdict.kind === 'unavailable') throw new BackendUnavailableError(describePam(outcome));
-      if (verdict.kind === 'refused') return { ok: false, reason: verdict.reason, detail: describePam(outcome) };
+      if (verdict.kind === 'refused') {
+        // pam_unix and most modules answer an unknown user exactly as a wrong password (PAM_AUTH_ERR).
+        // NSS tells the two apart for the log: the user sees the same message either way, and a name
+        // that is no account (often a password typed into the wrong field) is then never logged.
+        if (verdict.reason === 'wrong_password') {
+          const known = await directory.user(username).then(
+            (u) => (u ? 'yes' : 'no'),
+            () => 'unknown',
+          );
+          if (known !== 'yes') return { ok: false, reason: known === 'no' ? 'unknown_user' : 'invalid_credentials', detail: describePam(outcome) };
+        }
+        return { ok: false, reason: verdict.reason, detail: describePam(outcome) };
+      }
 
       // PAM said yes; NSS must know the account too, or there is nothing to put in a token.
       const user = await directory.user(username, { fresh: true });
