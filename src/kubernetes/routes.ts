@@ -47,7 +47,8 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
   const guarded = (path: string, router: Router): RequestHandler | Router =>
     mtls ? (req, res, next) => (req.path === path ? mtls(req, res, () => router(req, res, next)) : router(req, res, next)) : router;
 
-  if (kube.webhook.enabled) {
+  // With a port of its own, the webhook is served by its thread (webhook-thread.ts), not here.
+  if (kube.webhook.enabled && kube.webhook.port === undefined) {
     const verifier = createTokenVerifier({
       issuer: config.issuer,
       audiences: [kube.clientId],

@@ -18,6 +18,16 @@ export const kubernetesSchema = z
           .default(false)
           .describe("Also require the token's grant to be alive in the store, so logout and `unixid revoke` take effect at once (needs Redis on every review)."),
         cacheMaxEntries: z.coerce.number().int().min(0).default(10000).describe('Verified tokens remembered (by hash) until they expire; 0 disables the cache.'),
+        port: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .optional()
+          .describe(
+            'Serve the webhook on this port instead of the main one, from a thread with its own event loop, so a storm of logins on the main port cannot delay reviews (same TLS settings as the server).',
+          ),
+        host: z.string().optional().describe('Address the dedicated webhook port binds (default: server.host).'),
       })
       .strict()
       .prefault({})

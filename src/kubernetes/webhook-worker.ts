@@ -1,0 +1,104 @@
+// The TokenReview webhook's own thread (kubernetes.webhook.port): its own event loop, HTTP(S)
+// listener and verifier cache, so that whatever keeps the main thread busy (a storm of logins,
+// page renders, a slow Redis) never sits between kube-apiserver and an answer. The main thread
+// sends the verification keys (and their changes) and answers revocation lookups; this thread
+// sends back the outcome counts for /metrics.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { VerificationKey } from '../keys/jwk.js';
+import { createLogger } from '../logging/logger.js';
+import { createListener } from '../server/listen.js';
+import type { GrantLiveness } from './grant-liveness.js';
+import { createTokenReviewer, type ReviewOutcome } from './token-review.js';
+import { tokenReviewFastPath } from './token-review-http.js';
+import { createTokenVerifier } from './token-verifier.js';
+import type { FromWebhookThread, ToWebhookThread, WebhookThreadData } from './webhook-thread.js';
+
+const port = parentPort;
+if (!port) throw new Error('webhook-worker must run in a worker thread');
+const data = workerData as WebhookThreadData;
+const post = (m: FromWebhookThread) => port.postMessage(m);
+
+const logger = createLogger({ level: data.logLevel }).child({ thread: 'webhook' });
+let keys: readonly VerificationKey[] = data.keys;
+const verifier = createTokenVerifier({
+  issuer: data.issuer,
+  audiences: [data.mapping.clientId],
+  keys: () => keys,
+  cacheMaxEntries: data.cacheMaxEntries,
+  groupsClaim: data.mapping.groupsClaim,
+});
+
+// Revocation lookups go to the main thread, which owns the store connection.
+const lookups = new Map<number, { resolve: (alive: boolean) => void; reject: (err: Error) => void }>();
+let nextLookup = 1;
+const revocation: GrantLiveness = {
+  isAlive(grantId, issued) {
+    return new Promise((resolve, reject) => {
+      const id = nextLookup++;
+      lookups.set(id, { resolve, reject });
+      post({ type: 'isAlive', id, grantId, ...(issued ? { issued } : {}) });
+    });
+  },
+};
+
+const counts: Partial<Record<ReviewOutcome, number>> = {};
+const count = (outcome: ReviewOutcome) => {
+  counts[outcome] = (counts[outcome] ?? 0) + 1;
+};
+// Batched: a message per review would put work back on the main thread's loop.
+const flush = () => {
+  if (Object.keys(counts).length === 0) return;
+  post({ type: 'counts', counts: { ...counts } });
+  for (const k of Object.keys(counts)) delete counts[k as ReviewOutcome];
+};
+const flushTimer = setInterval(flush, data.flushIntervalMs);
+
+const fast = tokenReviewFastPath({
+  path: data.path,
+  review: createTokenReviewer({ verifier, mapping: data.mapping, ...(data.checkRevocation ? { revocation } : {}), logger, onReview: count }),
+  requireClientCert: Boolean(data.tls?.clientCaFile),
+  onMalformed: () => count('malformed'),
+});
+const listener = createListener({ logger, tls: data.tls }, (req, res) => {
+  if (fast(req, res)) return;
+  const body = JSON.stringify({ error: `not found: this port serves only the TokenReview webhook at ${data.path}` });
+  res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff' });
+  res.end(body);
+});
+const { server } = listener;
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+server.requestTimeout = 60_000;
+
+port.on('message', (m: ToWebhookThread) => {
+  switch (m.type) {
+    case 'keys':
+      keys = m.keys;
+      break;
+    case 'alive': {
+      const lookup = lookups.get(m.id);
+      lookups.delete(m.id);
+      if (!lookup) break;
+      if (m.error !== undefined) lookup.reject(new Error(m.error));
+      else lookup.resolve(m.alive === true);
+      break;
+    }
+    case 'close':
+      server.close(() => {
+        clearInterval(flushTimer);
+        flush();
+        listener.close();
+        logger.flush();
+        port.close();
+      });
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), m.graceMs).unref();
+      break;
+  }
+});
+
+server.once('error', (err) => post({ type: 'failed', error: err.message }));
+server.listen(data.port, data.host, () => {
+  const address = server.address();
+  post({ type: 'listening', port: typeof address === 'object' && address ? address.port : data.port, scheme: listener.scheme });
+});
