@@ -1,13 +1,16 @@
 // Isolation (issue 6, part 2): the TokenReview webhook's p99 at a steady rate, alone (before and
 // after) and during a storm of wrong-password logins through the login form. Two storms: with pam_unix's failure delay
 // (PAM threads sit in the delay: the event loop must not care), and without any delay (every
-// failure is CPU the storm takes from the same process). Target: p99 during ≤ 2× p99 alone.
+// failure is CPU the storm takes from the same process). Each with the webhook on the main port
+// (the default: one event loop for everything) and on a port of its own (kubernetes.webhook.port:
+// a thread with its own event loop). Target: p99 during ≤ 2× p99 alone.
 import { runLoad } from '../load.js';
 import type { LoadResult, LoadSpec } from '../load-spec.js';
 import { measure, type Measurement } from '../measure.js';
 import { loginFlowSpec, mintTokens, reviewRequest } from '../prepare.js';
 import { measuredColumns, outcomeNotes, type Row } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
+import { freePort } from '../../test/harness/ports.js';
 import { startStack, throttleConfigurable } from '../stack.js';
 import { benchUsers } from '../users.js';
 
@@ -28,15 +31,27 @@ const STORMS: Storm[] = [
   { name: 'no failure delay', failDelayMs: 0, concurrency: 8, timeoutMs: 5000 },
 ];
 
-/** Webhook p99 alone, then during `storm`, on a fresh server whose PAM fails after `storm.failDelayMs`. */
-async function stormRows(ctx: BenchContext, storm: Storm): Promise<Row[]> {
+/**
+ * Webhook p99 alone, then during `storm`, on a fresh server whose PAM fails after
+ * `storm.failDelayMs`; the webhook on the main port, or (`ownThread`) on a port and thread of its own.
+ */
+async function stormRows(ctx: BenchContext, storm: Storm, ownThread: boolean): Promise<Row[]> {
   const users = benchUsers(20);
-  const stack = await startStack({ backend: 'pam', users, pamFailDelayMs: storm.failDelayMs, logLevel: ctx.logLevel, env: ctx.serverEnv });
+  const hookPort = ownThread ? await freePort() : undefined;
+  const stack = await startStack({
+    backend: 'pam',
+    users,
+    pamFailDelayMs: storm.failDelayMs,
+    logLevel: ctx.logLevel,
+    env: ctx.serverEnv,
+    ...(hookPort ? { config: { kubernetes: { webhook: { port: hookPort } } } } : {}),
+  });
+  const where = ownThread ? 'own thread' : 'main port';
   try {
-    ctx.log(`${storm.name}: minting ${POOL} ID tokens`);
+    ctx.log(`${storm.name}, webhook on the ${where}: minting ${POOL} ID tokens`);
     const { tokens } = await mintTokens(stack.url, users, POOL);
     const webhook: LoadSpec = {
-      target: stack.url,
+      target: hookPort ? `http://127.0.0.1:${hookPort}` : stack.url,
       flow: { kind: 'requests', requests: tokens.map((t) => reviewRequest(t)), expectBody: '"authenticated":true' },
       // At least 2,000 reviews per window: a p99 of fewer is a handful of samples.
       mode: { kind: 'open', rate: WEBHOOK_RATE, seconds: Math.max(ctx.seconds, 10), maxInFlight: 512 },
@@ -84,7 +99,7 @@ async function stormRows(ctx: BenchContext, storm: Storm): Promise<Row[]> {
       .join(', ');
     return [
       {
-        scenario: `webhook @ ${WEBHOOK_RATE}/s alone`,
+        scenario: `webhook (${where}) @ ${WEBHOOK_RATE}/s alone`,
         kind: 'baseline',
         ...measuredColumns(alone1),
         p99: aloneP99,
@@ -96,7 +111,7 @@ async function stormRows(ctx: BenchContext, storm: Storm): Promise<Row[]> {
         details: { before: alone1, after: alone2 },
       },
       {
-        scenario: `webhook during storm: ${storm.name}`,
+        scenario: `webhook (${where}) during storm: ${storm.name}`,
         kind: 'unixid',
         ...measuredColumns(during),
         // The storm's CPU lands in the same process: a per-review figure would be meaningless.
@@ -126,7 +141,7 @@ export const isolationScenario: Scenario = {
   async run(ctx: BenchContext): Promise<Row[]> {
     const rows: Row[] = [];
     // pam_wrapper copies the PAM service at start-up, so each storm gets a server of its own.
-    for (const storm of STORMS) rows.push(...(await stormRows(ctx, storm)));
+    for (const storm of STORMS) for (const ownThread of [false, true]) rows.push(...(await stormRows(ctx, storm, ownThread)));
     return rows;
   },
 };
