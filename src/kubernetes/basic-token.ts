@@ -4,7 +4,7 @@ import type { IdTokenSigner } from '../keys/id-token-signer.js';
 import type { AccountResolver } from '../oidc/find-account.js';
 import type { ProviderRef } from '../oidc/provider-ref.js';
 import { claimsOf } from '../oidc/claims.js';
-import { checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
+import { abandonSignal, checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
 
 export interface BasicTokenDeps {
   path: string;
@@ -55,7 +55,7 @@ export function basicTokenRoutes(deps: BasicTokenDeps): Router {
         if (!Number.isInteger(asked) || asked <= 0) return res.status(400).type('text').send('expires_in must be a positive whole number of seconds.\n');
         seconds = Math.min(asked, deps.maxSeconds);
       }
-      const check = await checkPassword(deps.passwords, { ...creds, ip: req.ip ?? '', clientId: deps.clientId, via: 'basic_token', requestId: res.locals.requestId });
+      const check = await checkPassword(deps.passwords, { ...creds, ip: req.ip ?? '', clientId: deps.clientId, via: 'basic_token', requestId: res.locals.requestId, signal: abandonSignal(res) });
       if (!check.ok) {
         if (check.kind === 'throttled') {
           res.set('Retry-After', String(check.retryAfterSeconds));

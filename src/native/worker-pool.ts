@@ -4,7 +4,7 @@ import { dropNativeCall, startNativeCall, type NativeRequest } from './native-ca
 /** Why a pool refused or abandoned a call. */
 export class PoolError extends Error {
   constructor(
-    readonly kind: 'busy' | 'timeout' | 'closed' | 'failed',
+    readonly kind: 'busy' | 'timeout' | 'closed' | 'failed' | 'aborted',
     message: string,
   ) {
     super(message);
@@ -26,8 +26,12 @@ export interface PoolOptions {
 }
 
 export interface NativePool {
-  /** Run one blocking native call off the event loop. Rejects with PoolError (busy, timeout, closed, failed). */
-  run<T>(req: NativeRequest): Promise<T>;
+  /**
+   * Run one blocking native call off the event loop. Rejects with PoolError (busy, timeout, closed,
+   * failed, and aborted when `signal` fires while the call still waits for a thread: a login whose
+   * client has gone must not hold a place in the queue; a call already running runs to its end).
+   */
+  run<T>(req: NativeRequest, signal?: AbortSignal): Promise<T>;
   /** Calls running (a timed-out call until its thread returns) and waiting now; one native thread per running call. */
   stats(): { running: number; queued: number; threads: number; maxThreads: number };
   /** Refuse new calls and fail waiting ones as closed; running calls still answer or time out. */
@@ -101,7 +105,11 @@ export function createNativePool(options: PoolOptions): NativePool {
   }
 
   return {
-    run<T>(req: NativeRequest) {
+    run<T>(req: NativeRequest, signal?: AbortSignal) {
+      if (signal?.aborted) {
+        dropNativeCall(req);
+        return Promise.reject(new PoolError('aborted', `${options.name}: the caller gave up before the call started`));
+      }
       if (closed) {
         dropNativeCall(req);
         return Promise.reject(new PoolError('closed', `${options.name} pool is closed`));
@@ -120,6 +128,25 @@ export function createNativePool(options: PoolOptions): NativePool {
         }, options.timeoutMs);
         queue.push(job);
         pump();
+        if (signal && !job.settled && queue.includes(job)) {
+          const onAbort = () => {
+            if (!queue.includes(job)) return;
+            unqueue(job);
+            answer(job, new PoolError('aborted', `${options.name}: the caller gave up while the call waited for a thread`));
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          // Started or answered: the listener has nothing left to do.
+          const original = job.resolve;
+          const originalReject = job.reject;
+          job.resolve = (v) => {
+            signal.removeEventListener('abort', onAbort);
+            original(v);
+          };
+          job.reject = (e) => {
+            signal.removeEventListener('abort', onAbort);
+            originalReject(e);
+          };
+        }
       });
     },
     stats() {

@@ -1,5 +1,5 @@
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
-import { checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
+import { abandonSignal, checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
 import type { AccountResolver } from './find-account.js';
 import { temporarilyUnavailable } from './store-errors.js';
 
@@ -38,7 +38,7 @@ export function registerPasswordGrant(deps: PasswordGrantDeps): void {
     // The id unixid gave this request (and sent back in X-Request-Id); oidc-provider's context only
     // has the incoming headers, which carry it only when the client chose one.
     const reqId = (ctx.res as unknown as { locals?: { requestId?: string } }).locals?.requestId ?? (ctx.get('x-request-id') || undefined);
-    const check = await checkPassword(deps.passwords, { username, password, ip: ctx.ip, clientId: client.clientId, via: 'password_grant', ...(reqId ? { requestId: reqId } : {}) });
+    const check = await checkPassword(deps.passwords, { username, password, ip: ctx.ip, clientId: client.clientId, via: 'password_grant', ...(reqId ? { requestId: reqId } : {}), signal: abandonSignal(ctx.res) });
     if (!check.ok) {
       if (check.kind === 'throttled') {
         ctx.set('Retry-After', String(check.retryAfterSeconds));

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { UnixidError } from '../errors.js';
 import type { AccountResolver } from '../oidc/find-account.js';
 import { GENERIC_LOGIN_FAILURE } from './login-messages.js';
-import { checkPassword, type PasswordCheckDeps } from './password-check.js';
+import { abandonSignal, checkPassword, type PasswordCheckDeps } from './password-check.js';
 import type { Renderer } from './render.js';
 
 export interface InteractionDeps {
@@ -112,7 +112,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         logger.info({ reqId: res.locals.requestId, ip: req.ip, clientId }, 'login form incomplete or oversized');
         return await showLogin(res, details, { error: 'Enter your username and password.', username: keep }, 400);
       }
-      const check = await checkPassword(deps.passwords, { username, password, ip: req.ip ?? '', clientId, via: 'form', requestId: res.locals.requestId });
+      const check = await checkPassword(deps.passwords, { username, password, ip: req.ip ?? '', clientId, via: 'form', requestId: res.locals.requestId, signal: abandonSignal(res) });
       if (!check.ok) {
         if (check.kind === 'unavailable') {
           res.set('Retry-After', '5');

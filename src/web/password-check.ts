@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CredentialBackend, LoginFailureReason } from '../backends/types.js';
 import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js';
@@ -49,6 +50,21 @@ export interface Attempt {
   clientId: string;
   via: string;
   requestId?: string;
+  /** Fires when the client has gone (see `abandonSignal`): a password check still waiting for PAM is dropped. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A signal that fires when the client closes the connection before its answer was sent: a guesser
+ * who gives up (or a load balancer timing out) must not leave its attempt queued for PAM, ahead of
+ * the people still waiting.
+ */
+export function abandonSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 export type PasswordCheck =
@@ -98,8 +114,13 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   const secret = Buffer.from(attempt.password, 'utf8');
   let result;
   try {
-    result = await backend.login(username, secret, { remoteAddress: ip, ...(attempt.requestId ? { requestId: attempt.requestId } : {}) });
+    result = await backend.login(username, secret, { remoteAddress: ip, ...(attempt.requestId ? { requestId: attempt.requestId } : {}), ...(attempt.signal ? { signal: attempt.signal } : {}) });
   } catch (err) {
+    if (attempt.signal?.aborted) {
+      // Nobody is waiting for this answer, and no password was checked: not a failure to count.
+      logger.info({ reqId: attempt.requestId, userFp, ip, clientId, via }, 'login abandoned: the client went away before PAM could start');
+      return { ok: false, kind: 'unavailable', message: 'The request was abandoned.' };
+    }
     // A directory that cannot answer (NSS behind a hung SSSD) is as unavailable as PAM or LDAP.
     if (!(err instanceof BackendUnavailableError || err instanceof DirectoryUnavailableError)) throw err;
     logger.error({ ...base, err: err.detail }, 'login backend unavailable');

@@ -181,6 +181,30 @@ describe('native thread pool semantics', () => {
     assert.deepEqual(await Promise.all([running, waiting]), [1, 2]);
   });
 
+  it('drops a waiting call whose caller gave up, and lets a started one run to its end', async () => {
+    const { binding, held } = heldBinding();
+    const pool = createNativePool({ name: 'pam', threads: 1, maxQueue: 5, timeoutMs: 5000, binding });
+    const startedGone = new AbortController();
+    const queuedGone = new AbortController();
+    const running = pool.run({ op: 'getUser', name: 'a' }, startedGone.signal);
+    const waiting = pool.run({ op: 'getUser', name: 'b' }, queuedGone.signal);
+    const next = pool.run({ op: 'getUser', name: 'c' });
+    assert.deepEqual(pool.stats(), { running: 1, queued: 2, threads: 1, maxThreads: 1 });
+    queuedGone.abort();
+    startedGone.abort();
+    await assert.rejects(waiting, (err: unknown) => kindOf(err) === 'aborted');
+    assert.equal(pool.stats().queued, 1, 'the abandoned call left the queue');
+    held[0]!.finish(null, 'a done');
+    assert.equal(await running, 'a done', 'a call already on its thread answers as usual');
+    assert.equal(held.length, 2, 'the abandoned call never reached the addon');
+    held[1]!.finish(null, 'c done');
+    assert.equal(await next, 'c done');
+    const gone = new AbortController();
+    gone.abort();
+    await assert.rejects(pool.run({ op: 'getUser', name: 'd' }, gone.signal), (err: unknown) => kindOf(err) === 'aborted');
+    assert.equal(held.length, 2);
+  });
+
   it('answers a timed-out caller at once, keeps its thread counted until the call returns, and drops the late result', async () => {
     const { binding, held } = heldBinding();
     const pool = createNativePool({ name: 'nss', threads: 1, maxQueue: 5, timeoutMs: 30, binding });

@@ -37,11 +37,11 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
   const pool =
     options.pool ?? createNativePool({ name: 'pam', threads: pam.maxConcurrent, maxQueue: pam.maxQueue, timeoutMs: pam.timeoutMs });
 
-  async function runPam(op: 'pamLogin' | 'pamAccount', username: string, rhost: string, password?: Buffer): Promise<PamOutcome> {
+  async function runPam(op: 'pamLogin' | 'pamAccount', username: string, rhost: string, password?: Buffer, signal?: AbortSignal): Promise<PamOutcome> {
     try {
       if (op === 'pamLogin') {
         // The pool zero-fills this copy as soon as the addon has taken its own; the caller's buffer stays the caller's.
-        return await pool.run<PamOutcome>({ op, service: pam.service, username, password: new Uint8Array(password!), rhost });
+        return await pool.run<PamOutcome>({ op, service: pam.service, username, password: new Uint8Array(password!), rhost }, signal);
       }
       return await pool.run<PamOutcome>({ op, service: pam.service, username, rhost });
     } catch (err) {
@@ -75,7 +75,7 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
       if (badPassword) return { ok: false, reason: 'wrong_password', detail: `password ${badPassword}, not sent to PAM` };
 
       const started = process.hrtime.bigint();
-      const outcome = await runPam('pamLogin', username, ctx.remoteAddress ?? '', password);
+      const outcome = await runPam('pamLogin', username, ctx.remoteAddress ?? '', password, ctx.signal);
       const pamMs = Number(process.hrtime.bigint() - started) / 1e6;
       const verdict = pamVerdict(outcome);
       if (verdict.kind === 'unavailable') throw new BackendUnavailableError(describePam(outcome));
