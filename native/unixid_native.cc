@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -181,8 +182,15 @@ PamOutcome RunTransaction(const std::string& service, const std::string& usernam
     t.step = "acct_mgmt";
     t.code = pam_acct_mgmt(pamh, flags);
   }
-  t.text = pamh != nullptr ? pam_strerror(pamh, t.code) : "pam_start failed";
-  if (pamh != nullptr) pam_end(pamh, t.code);
+  // pam_end first, so that nothing that may throw (the std::string copy) can skip it and leak the
+  // handle with PAM_AUTHTOK unwiped. The text is copied to the stack before: the man page does not
+  // promise pam_strerror's string outlives the handle it was asked with.
+  char text[256] = "pam_start failed";
+  if (pamh != nullptr) {
+    snprintf(text, sizeof text, "%s", pam_strerror(pamh, t.code));
+    pam_end(pamh, t.code);
+  }
+  t.text = text;
   t.messages = std::move(conv->messages);
   return t;
 }
@@ -190,8 +198,11 @@ PamOutcome RunTransaction(const std::string& service, const std::string& usernam
 // Authentication and account phase in one transaction; the password is wiped right after pam_end.
 PamOutcome PamLogin(const std::string& service, const std::string& username, Secret& password, const std::string& rhost) {
   Conversation conv{username.c_str(), password.c_str(), 0, {}};
+  struct EraseOnExit {
+    Secret& secret;
+    ~EraseOnExit() { secret.Erase(); }
+  } erase{password};  // an exception out of RunTransaction included
   PamOutcome t = RunTransaction(service, username, rhost, &conv, true);
-  password.Erase();
   t.password_prompts = conv.password_prompts;
   return t;
 }
@@ -327,6 +338,34 @@ void Deliver(Napi::Env env, Napi::Function callback, std::nullptr_t*, Reply* rep
 
 using Answer = Napi::TypedThreadSafeFunction<std::nullptr_t, Reply, Deliver>;
 
+// A reply carrying `message`, or null when not even that can be allocated.
+template <typename T>
+std::unique_ptr<Reply> ErrorReply(const char* message) noexcept {
+  try {
+    auto reply = std::make_unique<ReplyOf<T>>();
+    reply->error = message;
+    return reply;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// Runs `execute` on the call's thread and packs its value or its error. Nothing may escape a
+// thread's function (std::terminate): out of memory, or anything a PAM module or NSS path throws,
+// becomes an error reply. Null only when no reply at all could be allocated.
+template <typename T, typename Execute>
+std::unique_ptr<Reply> Run(Execute& execute) noexcept {
+  try {
+    auto reply = std::make_unique<ReplyOf<T>>();
+    reply->value = execute();
+    return reply;
+  } catch (const std::exception& e) {
+    return ErrorReply<T>(e.what());
+  } catch (...) {
+    return ErrorReply<T>("unknown exception in native call");
+  }
+}
+
 // Whether an env still takes replies. Its cleanup hook shuts it when the env goes (process exit,
 // a worker_threads Worker ending): Node frees the thread-safe functions right after, while a call
 // may still be blocked (NSS behind a dead SSSD). A thread finishing later frees its reply unsent.
@@ -335,7 +374,7 @@ struct Gate {
   bool open = true;
 };
 
-// Start `execute` (returning T, throwing std::exception on failure) on a detached thread of its own
+// Start `execute` (returning T, throwing on failure) on a detached thread of its own
 // and answer `callback` with its result. One thread per call: the pool bounds how many run, and a
 // PAM or NSS call costs far more than starting a thread. The thread-safe function is unref'd so a
 // call that never returns cannot keep the process alive; the pool's timer keeps it alive while a
@@ -348,15 +387,12 @@ void Start(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate, si
   answer.Unref(env);
   try {
     std::thread([answer, gate, execute = std::move(execute)]() mutable {
-      auto reply = std::make_unique<ReplyOf<T>>();
-      try {
-        reply->value = execute();
-      } catch (const std::exception& e) {
-        reply->error = e.what();
-      }
+      std::unique_ptr<Reply> reply = Run<T>(execute);
       std::lock_guard<std::mutex> lock(gate->mutex);
       if (!gate->open) return;
-      napi_status status = answer.NonBlockingCall(reply.get());
+      // No reply (out of memory): nothing to send, but the hold on the function still goes; the
+      // pool's timeout answers the caller.
+      napi_status status = reply ? answer.NonBlockingCall(reply.get()) : napi_generic_failure;
       if (status == napi_ok) reply.release();
       // napi_closing has already let go of this thread's hold on the function.
       if (status != napi_closing) answer.Release();
