@@ -83,10 +83,12 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   // Observability first: everything below reports into it.
   const metrics = createMetrics({ routes: [config.kubernetes.webhook.path, config.kubernetes.authorization.path, config.kubernetes.basicAuthToken.path, config.observability.metrics.path] });
   const audit = createAuditLog(config.observability.audit.file ? { file: config.observability.audit.file } : {});
-  const events = createSecurityEvents(metrics, audit);
 
   const store = createStore(config.store, logger);
   const cookieKeys = await loadCookieKeys({ cookieKeys: config.keys.cookieKeys, dataDir: config.dataDir, allowGenerate: !options.production }, logger);
+  // Keyed by the cookie key every replica shares, so a name's fingerprint is the same in all of them.
+  const fingerprint = createNameFingerprint(cookieKeys[0]);
+  const events = createSecurityEvents(metrics, audit, fingerprint);
   const keyRing = await createKeyRing(keyRingConfig(config), {
     ...(store.redis ? { redis: store.redis } : {}),
     keyPrefix: config.store.keyPrefix,
@@ -118,8 +120,6 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     const limits = { username: config.throttle.username, ip: config.throttle.ip, allowList: config.throttle.allowList, onBan: events.ban };
     gate = store.redis ? createRedisLoginThrottle(store.redis, { ...limits, keyPrefix: config.store.keyPrefix }) : createMemoryLoginThrottle(limits);
   }
-  // Keyed by the cookie key every replica shares, so a name's fingerprint is the same in all of them.
-  const fingerprint = createNameFingerprint(cookieKeys[0]);
   const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, fingerprint, ...(gate ? { gate } : {}) };
 
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });

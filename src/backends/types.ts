@@ -6,6 +6,8 @@ export interface LoginContext {
   remoteAddress?: string;
   /** Request id for correlating log lines. */
   requestId?: string;
+  /** Keyed fingerprint of the typed name, for log lines: the name itself may be a mistyped password. */
+  userFp?: string;
   /** Fires when the client has gone: work not yet started (a PAM call still queued) is dropped. */
   signal?: AbortSignal;
 }

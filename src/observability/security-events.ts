@@ -2,6 +2,7 @@ import type { AuditLog } from './audit.js';
 import type { LoginOutcome, Metrics, TokenReviewOutcome } from './metrics.js';
 import type { LoginEvent } from '../web/password-check.js';
 import type { BanEvent } from '../store/login-throttle.js';
+import { createNameFingerprint, type NameFingerprint } from '../logging/name-fingerprint.js';
 
 /**
  * The hooks the rest of unixid calls when something security-relevant happens; each one feeds the
@@ -17,8 +18,11 @@ export interface SecurityEvents {
   logout(accountId: string | undefined, grants: number): void;
 }
 
-/** Hooks over the given metrics registry and audit log. Never throws. */
-export function createSecurityEvents(metrics: Metrics, audit: AuditLog): SecurityEvents {
+/**
+ * Hooks over the given metrics registry and audit log. Never throws. A banned username is audited
+ * by its fingerprint: the throttle counts names as typed, which need not be accounts.
+ */
+export function createSecurityEvents(metrics: Metrics, audit: AuditLog, fingerprint: NameFingerprint = createNameFingerprint()): SecurityEvents {
   return {
     login(e) {
       metrics.login(e.backend, e.outcome as LoginOutcome);
@@ -27,7 +31,7 @@ export function createSecurityEvents(metrics: Metrics, audit: AuditLog): Securit
     },
     ban(e) {
       metrics.throttled(e.kind);
-      audit.event('login.throttled', { scope: e.kind, banSeconds: e.banSeconds, failures: e.failures, ...(e.kind === 'ip' ? { ip: e.subject } : { username: e.subject }) });
+      audit.event('login.throttled', { scope: e.kind, banSeconds: e.banSeconds, failures: e.failures, ...(e.kind === 'ip' ? { ip: e.subject } : { userFp: fingerprint(e.subject) }) });
     },
     refreshDenied(subject, username, reason) {
       metrics.refresh('denied');

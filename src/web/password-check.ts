@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CredentialBackend, LoginFailureReason } from '../backends/types.js';
 import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js';
+import { PoolError } from '../native/worker-pool.js';
 import type { Identity } from '../identity.js';
 import { createNameFingerprint, type NameFingerprint } from '../logging/name-fingerprint.js';
 import type { LoginGate } from './login-gate.js';
@@ -90,9 +91,9 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   const { backend, logger } = deps;
   const { username, ip, clientId, via } = attempt;
   const userFp = (deps.fingerprint ?? processFingerprint)(username);
-  const base = { reqId: attempt.requestId, username, userFp, ip, clientId, backend: backend.type, via };
-  const event = (outcome: LoginEvent['outcome'], reason?: string) =>
-    deps.onLogin?.({ username, userFp, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
+  // The name itself is added only once the backend has shown it is an account (see NAME_IS_ACCOUNT).
+  const base = { reqId: attempt.requestId, userFp, ip, clientId, backend: backend.type, via };
+  const event = (outcome: LoginEvent['outcome'], reason?: string) => deps.onLogin?.({ userFp, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
 
   if (deps.gate) {
     let gate;
@@ -114,9 +115,9 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   const secret = Buffer.from(attempt.password, 'utf8');
   let result;
   try {
-    result = await backend.login(username, secret, { remoteAddress: ip, ...(attempt.requestId ? { requestId: attempt.requestId } : {}), ...(attempt.signal ? { signal: attempt.signal } : {}) });
+    result = await backend.login(username, secret, { remoteAddress: ip, userFp, ...(attempt.requestId ? { requestId: attempt.requestId } : {}), ...(attempt.signal ? { signal: attempt.signal } : {}) });
   } catch (err) {
-    if (attempt.signal?.aborted) {
+    if (err instanceof BackendUnavailableError && err.cause instanceof PoolError && err.cause.kind === 'aborted') {
       // Nobody is waiting for this answer, and no password was checked: not a failure to count.
       logger.info({ reqId: attempt.requestId, userFp, ip, clientId, via }, 'login abandoned: the client went away before PAM could start');
       return { ok: false, kind: 'unavailable', message: 'The request was abandoned.' };
@@ -132,14 +133,14 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
 
   if (!result.ok) {
     const { reason } = result;
-    const shown = NAME_IS_ACCOUNT.has(reason) ? { ...base, detail: result.detail } : { ...base, username: undefined };
+    const account = NAME_IS_ACCOUNT.has(reason);
+    const shown = account ? { ...base, username, detail: result.detail } : base;
     await deps.gate?.failed(username, ip).catch((err: Error) => logger.error({ ...shown, err: err.message }, 'could not count a failed login'));
     logger.info({ ...shown, reason }, 'login failed');
-    if (NAME_IS_ACCOUNT.has(reason)) event('failure', reason);
-    else deps.onLogin?.({ userFp, clientId, ip, backend: backend.type, outcome: 'failure', via, reason });
+    deps.onLogin?.({ ...(account ? { username } : {}), userFp, clientId, ip, backend: backend.type, outcome: 'failure', via, reason });
     return { ok: false, kind: 'refused', message: loginFailureMessage(reason) };
   }
-  await deps.gate?.succeeded(username, ip).catch((err: Error) => logger.error({ ...base, err: err.message }, 'could not reset the login counter'));
+  await deps.gate?.succeeded(username, ip).catch((err: Error) => logger.error({ ...base, username, err: err.message }, 'could not reset the login counter'));
   const { identity } = result;
   logger.info({ ...base, username: identity.username, sub: identity.subject, backend: identity.backend, groups: identity.groups.length }, 'login succeeded');
   deps.onLogin?.({ username: identity.username, userFp, clientId, ip, backend: identity.backend, outcome: 'success', via });

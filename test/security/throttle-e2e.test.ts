@@ -3,6 +3,7 @@
 // basic-auth /token), shared by two replicas on one Redis, lifted by `unixid unban`, the same answer
 // for known and unknown users, audited and counted in /metrics. A throttled attempt never reaches PAM.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,13 +43,15 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
   let config: oidc.Configuration;
   let auditFile: string;
   let throttled = 0;
+  const COOKIE_KEY = randomBytes(32).toString('base64url');
 
   async function start(name: string): Promise<UnixidProcess> {
     const accounts = await createUnixAccounts(join(tmp.dir, name));
     return startUnixid({
       dir: join(tmp.dir, name),
       redisUrl: redis.url,
-      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
+      // Replicas share their cookie keys, as they must in production (and so their name fingerprints).
+      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service, UNIXID_COOKIE_KEYS: COOKIE_KEY },
       configYaml: [
         // The throttle section is left at its defaults: 5 failures per username, 20 per address.
         // Each scenario below comes from its own documentation address (X-Forwarded-For from the
@@ -206,14 +209,18 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
     throttled++;
     assert.equal(formOnB.status, 429);
     assert.ok(formOnB.body.includes(GENERIC));
-    // Each of the three was logged as throttled under its own request id, and none reached PAM.
+    // Each of the three was logged as throttled under its own request id, and none reached PAM. A
+    // throttled name is only fingerprinted (it need not be an account): bob's fingerprint is the
+    // one on his wrong-password lines, where PAM showed the name is an account.
+    const bobFp = a.logEntries().find((e) => e.msg === 'login failed' && e.username === 'bob')?.userFp;
+    assert.ok(typeof bobFp === 'string', 'a wrong password for bob logs his name and fingerprint');
     for (const [server, res, via] of [
       [b, grantOnB, 'password_grant'],
       [a, basicOnA, 'basic_token'],
       [b, formOnB, 'form'],
     ] as const) {
       const lines = await linesOf(server, res.headers.get('x-request-id'));
-      assert.ok(lines.some((e) => e.msg === 'login throttled' && e.username === 'bob' && e.via === via), `${via}: a "login throttled" line`);
+      assert.ok(lines.some((e) => e.msg === 'login throttled' && e.userFp === bobFp && e.username === undefined && e.via === via), `${via}: a "login throttled" line`);
       assert.ok(!lines.some((e) => e.msg === 'login failed' || e.msg === 'login succeeded' || /PAM_/.test(JSON.stringify(e))), `${via}: PAM was not called`);
     }
   });
@@ -257,9 +264,14 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const throttledEvents = events.filter((e) => e.event === 'login.throttled');
-    assert.ok(throttledEvents.some((e) => e.scope === 'username' && e.username === 'alice' && e.failures === 5), 'the ban of alice, with its count');
-    assert.ok(throttledEvents.some((e) => e.via === 'form' && e.username === 'alice'), 'a refused form attempt');
-    assert.ok(throttledEvents.some((e) => e.via === 'basic_token' && e.username === 'bob'), 'a refused basic-auth attempt');
+    // Names appear as fingerprints here; the wrong-password failures, where the name is shown, link them.
+    const fpOf = (name: string) => events.find((e) => e.event === 'login.failure' && e.username === name)?.userFp;
+    const [aliceFp, bobFp] = [fpOf('alice'), fpOf('bob')];
+    assert.ok(aliceFp && bobFp && aliceFp !== bobFp, 'failures carry the name and its fingerprint');
+    assert.ok(throttledEvents.some((e) => e.scope === 'username' && e.userFp === aliceFp && e.failures === 5), 'the ban of alice, with its count');
+    assert.ok(throttledEvents.some((e) => e.via === 'form' && e.userFp === aliceFp), 'a refused form attempt');
+    assert.ok(throttledEvents.some((e) => e.via === 'basic_token' && e.userFp === bobFp), 'a refused basic-auth attempt');
+    assert.ok(!throttledEvents.some((e) => 'username' in e), 'no throttled event names a user in clear');
     assert.ok(throttledEvents.some((e) => e.scope === 'ip'), 'the address ban');
     assert.ok(events.some((e) => e.event === 'login.failure' && e.reason === 'wrong_password'));
     console.log(`throttle-e2e: ${throttled} attempts throttled across 2 replicas (form, password grant, basic auth; username and address limits), 0 of them reached PAM`);

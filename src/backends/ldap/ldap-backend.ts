@@ -83,8 +83,11 @@ export function createLdapBackend(options: LdapBackendOptions): CredentialBacken
       if (isServerFailure(err)) throw err;
       const policy = passwordPolicyOf(connection.lastBindControls() ?? []);
       const verdict = classifyBindFailure(err, policy, invalidCredentials);
-      if (verdict.kind === 'unavailable') throw new BackendUnavailableError(`bind as ${dn} at ${connection.url}: ${verdict.detail}`, { cause: err });
-      log.info({ dn, url: connection.url, reason: verdict.reason, detail: verdict.detail }, 'LDAP bind refused');
+      // A DN built from the typed name (direct bind) is no proof of an account: it may hold a
+      // password typed into the username field, so it is named only when a search found it.
+      const named = invalidCredentials === 'wrong_password' ? dn : '(the DN of the typed name)';
+      if (verdict.kind === 'unavailable') throw new BackendUnavailableError(`bind as ${named} at ${connection.url}: ${verdict.detail}`, { cause: err });
+      log.info({ dn: named, url: connection.url, reason: verdict.reason, detail: verdict.detail }, 'LDAP bind refused');
       return { reason: verdict.reason, detail: `${verdict.detail} (${connection.url})` };
     }
     const policy = passwordPolicyOf(connection.lastBindControls() ?? []);
@@ -140,8 +143,8 @@ export function createLdapBackend(options: LdapBackendOptions): CredentialBacken
 
   /** Bind-search-bind: find the one entry with the service connection, then bind as it. */
   async function searchAndBind(log: Logger, username: string, secret: string): Promise<LoginResult> {
-    const entries = await step(log, 'user search', { lookup: users.describe(username) }, () => users.find(service, username));
-    if (entries.length === 0) return { ok: false, reason: 'unknown_user', detail: `no entry matches ${users.describe(username)}` };
+    const entries = await step(log, 'user search', {}, () => users.find(service, username));
+    if (entries.length === 0) return { ok: false, reason: 'unknown_user', detail: 'no entry matches the user filter' };
     if (entries.length > 1) {
       log.error({ dns: entries.map((e) => e.dn), lookup: users.describe(username) }, 'several LDAP entries match one login name: login refused (check ldap.userSearch.filter)');
       return { ok: false, reason: 'invalid_credentials', detail: 'several entries match the login name' };
@@ -157,10 +160,10 @@ export function createLdapBackend(options: LdapBackendOptions): CredentialBacken
 
   /** Direct bind: bind as the templated DN, then read the entry through that same connection. */
   async function directBind(log: Logger, username: string, secret: string, dn: string): Promise<LoginResult> {
-    const outcome = await step(log, 'user bind', { dn }, () =>
+    const outcome = await step(log, 'user bind', {}, () =>
       withFreshConnection(
         access,
-        `bind as ${dn}`,
+        'bind as the DN of the typed name',
         async (c): Promise<Refusal | { entries: Entry[] }> => {
           const refusal = await bindAs(c, log, dn, secret, 'invalid_credentials');
           return refusal ?? { entries: await users.find(c.client, username) };
@@ -182,7 +185,8 @@ export function createLdapBackend(options: LdapBackendOptions): CredentialBacken
     type: 'ldap',
 
     async login(username: string, password: Buffer, ctx: LoginContext): Promise<LoginResult> {
-      const log = logger.child({ reqId: ctx.requestId, username });
+      // The typed name is not logged: it may be a password typed into the wrong field (userFp stands in).
+      const log = logger.child({ reqId: ctx.requestId, userFp: ctx.userFp });
       const problem = usernameProblem(username);
       if (problem) return { ok: false, reason: 'invalid_username', detail: `username ${problem}` };
       // An empty password turns a simple bind into an anonymous bind that many servers accept.
@@ -194,7 +198,7 @@ export function createLdapBackend(options: LdapBackendOptions): CredentialBacken
       const result = dn === undefined ? await searchAndBind(log, username, secret) : await directBind(log, username, secret, dn);
       const ms = Math.round(performance.now() - started);
       if (result.ok) log.debug({ dn: result.identity.dn, subject: result.identity.subject, groups: result.identity.groups.length, ms }, 'LDAP login accepted');
-      else log.debug({ reason: result.reason, detail: result.detail, ms }, 'LDAP login refused');
+      else log.debug({ reason: result.reason, ms }, 'LDAP login refused');
       return result;
     },
 

@@ -72,7 +72,8 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
       const badName = usernameProblem(username);
       if (badName) return { ok: false, reason: 'invalid_username', detail: `username ${badName}` };
       const badPassword = passwordProblem(password);
-      if (badPassword) return { ok: false, reason: 'wrong_password', detail: `password ${badPassword}, not sent to PAM` };
+      // Not `wrong_password`: PAM never saw the name, so nothing says it is an account.
+      if (badPassword) return { ok: false, reason: 'invalid_credentials', detail: `password ${badPassword}, not sent to PAM` };
 
       const started = process.hrtime.bigint();
       const outcome = await runPam('pamLogin', username, ctx.remoteAddress ?? '', password, ctx.signal);
@@ -80,10 +81,12 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
       const verdict = pamVerdict(outcome);
       if (verdict.kind === 'unavailable') throw new BackendUnavailableError(describePam(outcome));
       if (verdict.kind === 'refused') {
-        // pam_unix and most modules answer an unknown user exactly as a wrong password (PAM_AUTH_ERR).
-        // NSS tells the two apart for the log: the user sees the same message either way, and a name
-        // that is no account (often a password typed into the wrong field) is then never logged.
-        if (verdict.reason === 'wrong_password') {
+        // pam_unix and most modules answer an unknown user exactly as a wrong password (PAM_AUTH_ERR),
+        // and some refuse one outright (PAM_PERM_DENIED) before the account phase. NSS tells them
+        // apart for the log: the user sees the same message either way, and a name that is no
+        // account (often a password typed into the wrong field) is then never logged. A refusal in
+        // the account phase came after PAM accepted the password: the account exists.
+        if (outcome.step !== 'acct_mgmt' && verdict.reason !== 'unknown_user') {
           const known = await directory.user(username).then(
             (u) => (u ? 'yes' : 'no'),
             () => 'unknown',
