@@ -172,8 +172,9 @@ async function setPamFailDelay(dir: string, service: string, delayMs: number): P
 export async function startStack(options: StackOptions): Promise<Stack> {
   const tmp = await tempDir('bench');
   const cleanups: (() => Promise<unknown>)[] = [() => tmp.remove()];
+  // Once: a second stop() finds nothing left to do.
   const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   };
   try {
     const redis = await startRedis();
