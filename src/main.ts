@@ -136,8 +136,8 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   let webhookThread: WebhookThread | undefined;
   // oidc-provider takes its keys at construction: a rotation swaps in a new instance (state is in the store).
   keyRing.onChange((set) => {
-    webhookThread?.setKeys(set.verification);
     provider.swap(buildProvider(set.signing));
+    webhookThread?.setKeys(set.verification);
     logger.info({ kids: set.signing.map((k) => k.kid), version: set.version }, 'signing keys changed: provider rebuilt');
   });
 
@@ -173,7 +173,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       },
       keys: () => keyRing.current().verification,
       ...(hook.checkRevocation ? { revocation: createGrantLiveness(Adapter, Date.now, revocations) } : {}),
-      onReview: events.tokenReview,
+      onReview: (outcome, count) => events.tokenReview(outcome, count),
       logger,
     });
   }
@@ -251,10 +251,10 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), config.server.shutdownGraceSeconds * 1000);
       timer.unref();
-      await closed;
+      // Both listeners drain at once, within the one grace period.
+      await Promise.all([closed, webhookThread?.close(config.server.shutdownGraceSeconds * 1000)]);
       clearTimeout(timer);
       listener.close();
-      await webhookThread?.close(config.server.shutdownGraceSeconds * 1000);
       kube.close();
       await backend.close();
       await directory.close();

@@ -65,6 +65,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'UNIXID_KUBERNETES_GROUPS_PREFIX', path: 'kubernetes.groupsPrefix', kind: 'string' },
   { name: 'UNIXID_WEBHOOK_CHECK_REVOCATION', path: 'kubernetes.webhook.checkRevocation', kind: 'boolean' },
   { name: 'UNIXID_WEBHOOK_PORT', path: 'kubernetes.webhook.port', kind: 'number' },
+  { name: 'UNIXID_WEBHOOK_HOST', path: 'kubernetes.webhook.host', kind: 'string' },
   { name: 'UNIXID_AUTHZ_ENABLED', path: 'kubernetes.authorization.enabled', kind: 'boolean' },
   { name: 'UNIXID_AUTHZ_POLICY_FILE', path: 'kubernetes.authorization.policyFile', kind: 'string' },
   { name: 'UNIXID_LOG_LEVEL', path: 'logging.level', kind: 'string' },

@@ -62,6 +62,13 @@ export const configSchema = z
     if (cfg.keys.source === 'redis' && !cfg.store.redisUrl) {
       ctx.addIssue({ code: 'custom', path: ['keys', 'source'], message: 'needs store.redisUrl' });
     }
+    const hook = cfg.kubernetes.webhook;
+    if (hook.port !== undefined && hook.port === cfg.server.port) {
+      ctx.addIssue({ code: 'custom', path: ['kubernetes', 'webhook', 'port'], message: 'must differ from server.port (unset it to serve the webhook on the main port)' });
+    }
+    if (hook.port !== undefined && !hook.enabled) {
+      ctx.addIssue({ code: 'custom', path: ['kubernetes', 'webhook', 'port'], message: 'set, but kubernetes.webhook.enabled is false' });
+    }
     if (cfg.backend.type === 'ldap' && cfg.ldap.urls.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['ldap', 'urls'], message: 'at least one URL is required when backend.type is ldap' });
     }

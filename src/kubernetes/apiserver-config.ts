@@ -199,6 +199,13 @@ export function webhookKubeconfig(settings: KubeSettings, kind: WebhookKind, opt
   const p = paths(options);
   const path = kind === 'authentication' ? k.webhook.path : k.authorization.path;
   const cluster: WebhookKubeconfig['clusters'][number]['cluster'] = { server: issuerEndpoint(settings.issuer, path) };
+  if (kind === 'authentication' && k.webhook.port !== undefined) {
+    // Its own port (kubernetes.webhook.port): the issuer's host and scheme, that port, only the path.
+    const url = new URL(settings.issuer);
+    url.port = String(k.webhook.port);
+    url.pathname = path;
+    cluster.server = url.href;
+  }
   if (options.caFile) cluster['certificate-authority'] = options.caFile;
   const user: WebhookKubeconfig['users'][number]['user'] = {};
   // server.tls.clientCaFile turns on mutual TLS for both webhooks (they share unixid's listener).

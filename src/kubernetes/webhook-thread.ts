@@ -37,12 +37,13 @@ export interface WebhookThreadDeps {
   keys: () => readonly VerificationKey[];
   /** Present when kubernetes.webhook.checkRevocation is on: the thread asks through here. */
   revocation?: GrantLiveness;
-  onReview: (outcome: ReviewOutcome) => void;
+  /** Outcomes counted by the thread, `count` at a time. */
+  onReview: (outcome: ReviewOutcome, count: number) => void;
   logger: Logger;
 }
 
 export interface WebhookThread {
-  /** The port it listens on (the configured one, or the one the OS chose for 0). */
+  /** Where it listens (the configured port, or the one the OS chose for 0). */
   readonly url: string;
   /** False while the thread is down (it is restarted after a crash). */
   running(): boolean;
@@ -51,7 +52,9 @@ export interface WebhookThread {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Restarts back off from this, doubling, to at most MAX_RESTART_DELAY_MS. */
 const RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
  * Start the TokenReview webhook on a port and thread of its own; resolves once it listens, rejects
@@ -63,6 +66,24 @@ export function startWebhookThread(deps: WebhookThreadDeps): Promise<WebhookThre
   let up = false;
   let closing = false;
   let port = deps.data.port;
+  let delay = RESTART_DELAY_MS;
+
+  /** After a crash or a failed restart: try again, later each time, until one listens or we close. */
+  const restart = (): void => {
+    if (closing) return;
+    logger.error(`webhook thread down; restarting in ${delay} ms`);
+    setTimeout(() => {
+      if (closing) return;
+      spawn().then(
+        () => (delay = RESTART_DELAY_MS),
+        (err: Error) => {
+          logger.error({ err: err.message }, 'webhook thread restart failed');
+          delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
+          restart();
+        },
+      );
+    }, delay).unref();
+  };
 
   const spawn = (): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -84,11 +105,14 @@ export function startWebhookThread(deps: WebhookThreadDeps): Promise<WebhookThre
             break;
           }
           case 'failed':
-            if (!started) reject(new Error(`webhook port ${deps.data.host}:${port}: ${m.error}`));
-            else logger.error({ err: m.error }, 'webhook thread server error');
+            if (!started) {
+              reject(new Error(`webhook port ${deps.data.host}:${port}: ${m.error}`));
+              // Not listening, so of no use: end it rather than leave it holding its timers.
+              void w.terminate();
+            } else logger.error({ err: m.error }, 'webhook thread server error');
             break;
           case 'counts':
-            for (const [outcome, n] of Object.entries(m.counts)) for (let i = 0; i < (n ?? 0); i++) deps.onReview(outcome as ReviewOutcome);
+            for (const [outcome, n] of Object.entries(m.counts)) deps.onReview(outcome as ReviewOutcome, n ?? 0);
             break;
           case 'isAlive': {
             const answer = (reply: ToWebhookThread) => w.postMessage(reply);
@@ -109,17 +133,16 @@ export function startWebhookThread(deps: WebhookThreadDeps): Promise<WebhookThre
         if (!started) reject(err);
       });
       w.on('exit', (code) => {
-        up = false;
-        if (worker === w) worker = undefined;
+        if (worker === w) {
+          worker = undefined;
+          up = false;
+        }
         if (!started) {
           reject(new Error(`webhook thread exited (${code}) before listening`));
           return;
         }
-        if (closing) return;
-        logger.error({ code }, `webhook thread stopped; restarting in ${RESTART_DELAY_MS} ms`);
-        setTimeout(() => {
-          if (!closing) spawn().catch((err: Error) => logger.error({ err: err.message }, 'webhook thread restart failed'));
-        }, RESTART_DELAY_MS).unref();
+        logger.error({ code }, 'webhook thread stopped');
+        restart();
       });
     });
 

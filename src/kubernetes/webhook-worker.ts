@@ -31,11 +31,27 @@ const verifier = createTokenVerifier({
 // Revocation lookups go to the main thread, which owns the store connection.
 const lookups = new Map<number, { resolve: (alive: boolean) => void; reject: (err: Error) => void }>();
 let nextLookup = 1;
+// A lookup the main thread does not answer in time is dropped here (the reviewer's own deadline
+// has answered the apiserver by then), so a stalled main thread cannot grow this map.
+const LOOKUP_TIMEOUT_MS = 5000;
 const revocation: GrantLiveness = {
   isAlive(grantId, issued) {
     return new Promise((resolve, reject) => {
       const id = nextLookup++;
-      lookups.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        lookups.delete(id);
+        reject(new Error('no answer from the main thread'));
+      }, LOOKUP_TIMEOUT_MS);
+      lookups.set(id, {
+        resolve: (alive) => {
+          clearTimeout(timer);
+          resolve(alive);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
       post({ type: 'isAlive', id, grantId, ...(issued ? { issued } : {}) });
     });
   },

@@ -15,7 +15,8 @@ export interface Metrics {
   /** unixid_refreshes_total{outcome} */
   refresh(outcome: RefreshOutcome): void;
   /** unixid_token_reviews_total{outcome} */
-  tokenReview(outcome: TokenReviewOutcome): void;
+  /** One review, or `count` of them (the webhook thread reports in batches). */
+  tokenReview(outcome: TokenReviewOutcome, count?: number): void;
   /** unixid_authorization_reviews_total{decision} */
   authorization(decision: string): void;
   /** unixid_login_throttled_total{scope} */
@@ -187,7 +188,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     login: (backend, outcome) => logins.inc({ backend: clampLabel(backend), outcome }),
     refresh: (outcome) => refreshes.inc({ outcome }),
-    tokenReview: (outcome) => tokenReviews.inc({ outcome }),
+    tokenReview: (outcome, count = 1) => tokenReviews.inc({ outcome }, count),
     authorization: (decision) => authorizations.inc({ decision: clampLabel(decision) }),
     throttled: (scope) => throttles.inc({ scope }),
     tokensIssued: (grantType) => issued.inc({ grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other' }),

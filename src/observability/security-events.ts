@@ -13,7 +13,7 @@ export interface SecurityEvents {
   ban(event: BanEvent): void;
   refreshDenied(subject: string, username: string, reason: string): void;
   tokensIssued(grantType: string): void;
-  tokenReview(outcome: TokenReviewOutcome): void;
+  tokenReview(outcome: TokenReviewOutcome, count?: number): void;
   authorization(decision: string): void;
   logout(accountId: string | undefined, grants: number): void;
 }
@@ -41,7 +41,7 @@ export function createSecurityEvents(metrics: Metrics, audit: AuditLog, fingerpr
       metrics.tokensIssued(grantType);
       if (grantType === 'refresh_token') metrics.refresh('ok');
     },
-    tokenReview: (outcome) => metrics.tokenReview(outcome),
+    tokenReview: (outcome, count) => metrics.tokenReview(outcome, count),
     authorization: (decision) => metrics.authorization(decision),
     logout(accountId, grants) {
       audit.event('logout', { sub: accountId, grantsRevoked: grants });

@@ -11,7 +11,7 @@ export interface WellKnownFastPathOptions {
   provider: ProviderRef;
   /** Send HSTS, as the express app does when the issuer is https. */
   hsts: boolean;
-  /** Cached answers per provider instance (paths x host variants); when full, new variants are passed on uncached. Default 16. */
+  /** Cached answers per provider instance (paths x host variants); when full, the least recently used goes. Default 16. */
   maxEntries?: number;
   /** Told about every answer sent from the cache, for the HTTP metrics. */
   onServed?: (path: string, method: string, status: number, seconds: number) => void;
@@ -119,14 +119,20 @@ export function wellKnownFastPath(options: WellKnownFastPathOptions): WellKnownF
     const key = variant(req, path, provider.proxy);
     const entry = cache.get(key);
     if (!entry) {
-      if (method === 'GET' && cache.size < maxEntries) {
+      if (method === 'GET') {
         const store = cache;
         tap(res, (e) => {
-          if (store.size < maxEntries) store.set(key, e);
+          // Least recently used goes first: a scanner's stray Host headers cannot pin the cache and
+          // keep the real host out of it; they only cost the slow path they would have taken anyway.
+          while (store.size >= maxEntries) store.delete(store.keys().next().value!);
+          store.set(key, e);
         });
       }
       return next();
     }
+    // Re-inserted on use, so the Map's order is least recently used first.
+    cache.delete(key);
+    cache.set(key, entry);
 
     const headers: Record<string, string | number> = {
       'Cache-Control': 'no-cache',

@@ -148,6 +148,12 @@ describe('webhook kubeconfigs and flags', () => {
     assert.deepEqual(k.contexts[0]!.context, { cluster: 'unixid', user: 'kube-apiserver' });
   });
 
+  it('point it at the webhook port when the webhook has one of its own (and the authorization webhook stays on the main port)', () => {
+    const s = settings({ issuer: 'https://id.example.com/sub', kubernetes: { webhook: { port: 8443 }, authorization: { enabled: true } } });
+    assert.equal(webhookKubeconfig(s, 'authentication').clusters[0]!.cluster.server, 'https://id.example.com:8443/authenticate');
+    assert.equal(webhookKubeconfig(s, 'authorization').clusters[0]!.cluster.server, 'https://id.example.com/sub/authorize');
+  });
+
   it('add the CA path and client certificate placeholders when configured', () => {
     const s = settings({ server: { tls: { certFile: '/etc/unixid/tls.crt', keyFile: '/etc/unixid/tls.key', clientCaFile: '/etc/unixid/apiserver-ca.pem' } }, kubernetes: { webhook: { path: '/tokenreview' } } });
     const k = webhookKubeconfig(s, 'authentication', { caFile: '/etc/kubernetes/pki/unixid/ca.crt' });

@@ -87,6 +87,13 @@ describe('config loader', () => {
     });
   });
 
+  it('refuses a webhook port equal to the main port, or set while the webhook is off', async () => {
+    await assert.rejects(loadConfig({ env: { UNIXID_PORT: '9000', UNIXID_WEBHOOK_PORT: '9000' } }), /kubernetes\.webhook\.port: must differ from server\.port/);
+    const file = await yamlFile('kubernetes:\n  webhook: {enabled: false, port: 9443}\n');
+    await assert.rejects(loadConfig({ file, env: {} }), /kubernetes\.webhook\.port: set, but kubernetes\.webhook\.enabled is false/);
+    assert.equal((await loadConfig({ env: { UNIXID_WEBHOOK_PORT: '9443', UNIXID_WEBHOOK_HOST: '10.0.0.1' } })).kubernetes.webhook.host, '10.0.0.1');
+  });
+
   it('refuses an issuer with a query, fragment or user info', async () => {
     for (const issuer of ['https://x.example/?a=1', 'https://x.example/#f', 'https://u:p@x.example']) {
       await assert.rejects(loadConfig({ env: { UNIXID_ISSUER: issuer } }), ConfigError, issuer);
