@@ -1,7 +1,7 @@
 // Baseline: bare PAM transactions through unixid's own binding and thread pool, in a process with
 // the same pam_wrapper environment: what PAM (pam_matrix here) costs per transaction, with no
 // HTTP, OIDC or Redis around it. BENCH_PAM = {service, op: pamLogin|pamAccount, threads, users}.
-import { createNativePool } from '../../src/native/worker-pool.js';
+import { createNativePool } from '../../src/native/native-pool.js';
 import type { PamOutcome } from '../../src/native/binding.js';
 import { serveOpLoop } from './op-loop.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createNativePool } from '../native/worker-pool.js';
+import { createNativePool } from '../native/native-pool.js';
 import { createNssDirectory } from './nss-directory.js';
 import type { Directory } from './types.js';
 

@@ -1,5 +1,5 @@
 import { DirectoryUnavailableError } from '../errors.js';
-import type { NativePool } from '../native/worker-pool.js';
+import type { NativePool } from '../native/native-pool.js';
 import type { Directory, UnixUser } from './types.js';
 
 export interface NssDirectoryOptions {

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CredentialBackend, LoginFailureReason } from '../backends/types.js';
 import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js';
-import { PoolError } from '../native/worker-pool.js';
+import { PoolError } from '../native/native-pool.js';
 import type { Identity } from '../identity.js';
 import { createNameFingerprint, type NameFingerprint } from '../logging/name-fingerprint.js';
 import type { LoginGate } from './login-gate.js';

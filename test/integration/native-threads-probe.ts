@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PamOutcome } from '../../src/native/binding.js';
-import { createNativePool, PoolError, type NativePool } from '../../src/native/worker-pool.js';
+import { createNativePool, PoolError, type NativePool } from '../../src/native/native-pool.js';
 
 const service = process.env.PROBE_SERVICE!;
 const username = process.env.PROBE_USER!;

@@ -5,7 +5,7 @@ import { pamVerdict } from '../../src/backends/pam/pam-outcome.js';
 import { passwordProblem, usernameProblem } from '../../src/backends/username.js';
 import { createGroupFilter } from '../../src/directory/group-filter.js';
 import type { NativeBinding, NativeCallback } from '../../src/native/binding.js';
-import { createNativePool, PoolError } from '../../src/native/worker-pool.js';
+import { createNativePool, PoolError } from '../../src/native/native-pool.js';
 
 const outcome = (codeName: string) => ({ step: 'authenticate', code: 0, codeName, text: '', messages: [], passwordPrompts: 1 });
 

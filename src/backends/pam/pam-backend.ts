@@ -5,7 +5,7 @@ import type { GroupFilter } from '../../directory/group-filter.js';
 import { gecosName, type Directory, type UnixUser } from '../../directory/types.js';
 import type { Identity } from '../../identity.js';
 import type { PamOutcome } from '../../native/binding.js';
-import { createNativePool, PoolError, type NativePool } from '../../native/worker-pool.js';
+import { createNativePool, PoolError, type NativePool } from '../../native/native-pool.js';
 import type { CredentialBackend, LoginResult, RefreshResult } from '../types.js';
 import { passwordProblem, usernameProblem } from '../username.js';
 import { describePam, pamVerdict } from './pam-outcome.js';
