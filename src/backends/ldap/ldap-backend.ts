@@ -144,7 +144,8 @@ export function createLdapBackend(options: LdapBackendOptions): CredentialBacken
   /** Bind-search-bind: find the one entry with the service connection, then bind as it. */
   async function searchAndBind(log: Logger, username: string, secret: string): Promise<LoginResult> {
     const entries = await step(log, 'user search', {}, () => users.find(service, username));
-    if (entries.length === 0) return { ok: false, reason: 'unknown_user', detail: 'no entry matches the user filter' };
+    // The detail names the filter for `unixid try-login`; the login log leaves it out (see password-check.ts).
+    if (entries.length === 0) return { ok: false, reason: 'unknown_user', detail: `no entry matches ${users.describe(username)}` };
     if (entries.length > 1) {
       log.error({ dns: entries.map((e) => e.dn), lookup: users.describe(username) }, 'several LDAP entries match one login name: login refused (check ldap.userSearch.filter)');
       return { ok: false, reason: 'invalid_credentials', detail: 'several entries match the login name' };
