@@ -42,6 +42,7 @@ import { interactionRoutes } from './web/interactions.js';
 import { oobRoutes } from './web/oob.js';
 import type { PasswordCheckDeps } from './web/password-check.js';
 import { createNameFingerprint } from './logging/name-fingerprint.js';
+import { createInFlightLimit } from './web/in-flight-limit.js';
 import { createProviderPages } from './web/provider-pages.js';
 import { createRenderer } from './web/render.js';
 import { wellKnownFastPath } from './web/well-known-cache.js';
@@ -120,7 +121,8 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     const limits = { username: config.throttle.username, ip: config.throttle.ip, allowList: config.throttle.allowList, onBan: events.ban };
     gate = store.redis ? createRedisLoginThrottle(store.redis, { ...limits, keyPrefix: config.store.keyPrefix }) : createMemoryLoginThrottle(limits);
   }
-  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, fingerprint, ...(gate ? { gate } : {}) };
+  const inFlight = createInFlightLimit({ max: config.throttle.maxInFlightPerAddress, allowList: config.throttle.allowList });
+  const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, fingerprint, inFlight, ...(gate ? { gate } : {}) };
 
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });
   const revokeGrant = createGrantRevoker(Adapter);

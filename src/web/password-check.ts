@@ -5,6 +5,7 @@ import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js
 import { PoolError } from '../native/native-pool.js';
 import type { Identity } from '../identity.js';
 import { createNameFingerprint, type NameFingerprint } from '../logging/name-fingerprint.js';
+import type { InFlightLimit } from './in-flight-limit.js';
 import type { LoginGate } from './login-gate.js';
 import { loginFailureMessage } from './login-messages.js';
 
@@ -32,6 +33,8 @@ export interface PasswordCheckDeps {
   minResponseMs?: number;
   /** Stands in for names the backend did not recognise (default: a per-process key). */
   fingerprint?: NameFingerprint;
+  /** Caps the checks one address has in flight (throttle.maxInFlightPerAddress). */
+  inFlight?: InFlightLimit;
 }
 
 /**
@@ -92,7 +95,7 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   const { username, ip, clientId, via } = attempt;
   const userFp = (deps.fingerprint ?? processFingerprint)(username);
   // The name itself is added only once the backend has shown it is an account (see NAME_IS_ACCOUNT).
-  const base = { reqId: attempt.requestId, userFp, ip, clientId, backend: backend.type, via };
+  const base: AttemptFields = { reqId: attempt.requestId, userFp, ip, clientId, backend: backend.type, via };
   const event = (outcome: LoginEvent['outcome'], reason?: string) => deps.onLogin?.({ userFp, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
 
   if (deps.gate) {
@@ -112,6 +115,40 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
     }
   }
 
+  if (deps.inFlight && !deps.inFlight.acquire(ip)) {
+    // Refused as a throttled attempt is (same answer, no backend call), but without a ban: it ends
+    // as soon as this address's earlier checks come back.
+    logger.warn({ ...base, limit: 'in_flight' }, 'login throttled');
+    event('throttled', 'in_flight');
+    return { ok: false, kind: 'throttled', retryAfterSeconds: 1 };
+  }
+  try {
+    return await checkWithBackend(deps, attempt, userFp, base, event);
+  } finally {
+    deps.inFlight?.release(ip);
+  }
+}
+
+/** The fields every log line of an attempt carries (never the typed name: see NAME_IS_ACCOUNT). */
+interface AttemptFields {
+  reqId: string | undefined;
+  userFp: string;
+  ip: string;
+  clientId: string;
+  backend: string;
+  via: string;
+}
+
+/** The backend's verdict on an attempt the throttle let through, logged and counted. */
+async function checkWithBackend(
+  deps: PasswordCheckDeps,
+  attempt: Attempt,
+  userFp: string,
+  base: AttemptFields,
+  event: (outcome: LoginEvent['outcome'], reason?: string) => void,
+): Promise<PasswordCheck> {
+  const { backend, logger } = deps;
+  const { username, ip, clientId, via } = attempt;
   const secret = Buffer.from(attempt.password, 'utf8');
   let result;
   try {

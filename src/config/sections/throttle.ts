@@ -47,6 +47,14 @@ export const throttleSchema = z
       .array(z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR (10.0.0.0/8, 2001:db8::/32)'))
       .default([])
       .describe('Addresses and CIDRs never banned by the per-address limit (their usernames still are).'),
+    maxInFlightPerAddress: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(8)
+      .describe(
+        'Password checks one source address may have running or waiting at once on each replica; more are refused at once (429) without reaching PAM or LDAP. Allow-listed addresses are exempt; 0 disables the limit.',
+      ),
     minResponseMs: z.coerce
       .number()
       .int()

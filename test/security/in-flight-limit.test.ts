@@ -1,0 +1,94 @@
+// throttle.maxInFlightPerAddress through a running server, with pam_unix-style failure delays
+// (pam_faildelay): one address that sends many guesses at once gets only its share of the PAM
+// queue, the rest are refused at once without reaching PAM, and other addresses are not slowed.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createInFlightLimit } from '../../src/web/in-flight-limit.js';
+import { tempDir } from '../harness/tmp.js';
+import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
+import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
+
+const alice = USERS[0]!;
+const SECURITY = '/usr/lib/x86_64-linux-gnu/security';
+const MATRIX = '/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so';
+
+describe('in-flight password checks per address', () => {
+  it('counts per address (IPv6 per /64), frees places, and exempts allow-listed addresses', () => {
+    const limit = createInFlightLimit({ max: 2, allowList: ['10.0.0.0/8'] });
+    assert.equal(limit.acquire('192.0.2.1'), true);
+    assert.equal(limit.acquire('192.0.2.1'), true);
+    assert.equal(limit.acquire('192.0.2.1'), false, 'a third at once is refused');
+    assert.equal(limit.acquire('192.0.2.2'), true, 'another address is not');
+    limit.release('192.0.2.1');
+    assert.equal(limit.acquire('192.0.2.1'), true, 'a place given back can be taken again');
+    assert.equal(limit.acquire('2001:db8::1'), true);
+    assert.equal(limit.acquire('2001:db8::2'), true);
+    assert.equal(limit.acquire('2001:db8::3'), false, 'one /64 is one address');
+    for (let i = 0; i < 10; i++) assert.equal(limit.acquire('10.1.2.3'), true, 'allow-listed');
+    const off = createInFlightLimit({ max: 0 });
+    for (let i = 0; i < 10; i++) assert.equal(off.acquire('192.0.2.9'), true, '0 turns it off');
+  });
+
+  describe('through the server', () => {
+    let tmp: Awaited<ReturnType<typeof tempDir>>;
+    let server: UnixidProcess;
+
+    before(async () => {
+      tmp = await tempDir('in-flight');
+      const accounts = await createUnixAccounts(tmp.dir, USERS, 'unixid-slow');
+      // A failed authentication returns after about a second, as pam_unix's delay does.
+      await writeFile(
+        join(tmp.dir, 'pam.d', accounts.service),
+        `auth optional ${SECURITY}/pam_faildelay.so delay=1000000\nauth required ${MATRIX} passdb=${join(tmp.dir, 'passdb')}\naccount required ${MATRIX} passdb=${join(tmp.dir, 'passdb')}\n`,
+      );
+      server = await startUnixid({
+        dir: tmp.dir,
+        env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
+        configYaml: [
+          'server: {trustProxy: loopback}',
+          'kubernetes: {basicAuthToken: {enabled: true}}',
+          // High failure limits: only the in-flight cap is under test.
+          'throttle: {maxInFlightPerAddress: 2, username: {maxFailures: 1000}, ip: {maxFailures: 1000}}',
+          '',
+        ].join('\n'),
+      });
+    });
+
+    after(async () => {
+      await server?.stop();
+      await tmp?.remove();
+    });
+
+    const basic = (user: string, password: string, ip: string) =>
+      fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, 'x-forwarded-for': ip } });
+
+    it('lets one address have two guesses in PAM at once, refuses the rest at once, and leaves others unaffected', async () => {
+      const started = performance.now();
+      const guesses = Array.from({ length: 6 }, (_, i) =>
+        basic(alice.name, `wrong-${i}`, '198.51.100.20').then((r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), ms: performance.now() - started })),
+      );
+      // While the guesses sit in PAM's delay, a user from another address logs in at once.
+      await new Promise((r) => setTimeout(r, 200));
+      const other = await basic(alice.name, alice.password, '198.51.100.21');
+      const otherMs = performance.now() - started;
+      const answers = await Promise.all(guesses);
+      const refused = answers.filter((a) => a.status === 429);
+      const checked = answers.filter((a) => a.status === 401);
+      assert.equal(checked.length, 2, JSON.stringify(answers));
+      assert.equal(refused.length, 4, JSON.stringify(answers));
+      for (const a of refused) {
+        assert.equal(a.retryAfter, '1');
+        assert.ok(a.ms < 900, `refused before PAM's delay ended: ${Math.round(a.ms)} ms`);
+      }
+      for (const a of checked) assert.ok(a.ms >= 900, `went through PAM's delay: ${Math.round(a.ms)} ms`);
+      assert.equal(other.status, 200, 'another address is not held up');
+      assert.ok(otherMs < 900, `…nor slowed: ${Math.round(otherMs)} ms`);
+      const throttledLines = server.logEntries().filter((e) => e.msg === 'login throttled' && e.limit === 'in_flight');
+      assert.equal(throttledLines.length, 4);
+      // Once its guesses are back, the address may try again.
+      assert.equal((await basic(alice.name, alice.password, '198.51.100.20')).status, 200);
+    });
+  });
+});
