@@ -105,6 +105,7 @@ describe('throttle config section', () => {
       username: { maxFailures: 5, windowSeconds: 300, banSeconds: 900 },
       ip: { maxFailures: 20, windowSeconds: 300, banSeconds: 900 },
       allowList: [],
+      maxInFlightPerAddress: 8,
       minResponseMs: 0,
     });
   });
