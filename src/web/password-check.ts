@@ -123,7 +123,7 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
     return { ok: false, kind: 'throttled', retryAfterSeconds: 1 };
   }
   try {
-    return await checkWithBackend(deps, attempt, userFp, base, event);
+    return await checkWithBackend(deps, attempt, base, event);
   } finally {
     deps.inFlight?.release(ip);
   }
@@ -143,12 +143,12 @@ interface AttemptFields {
 async function checkWithBackend(
   deps: PasswordCheckDeps,
   attempt: Attempt,
-  userFp: string,
   base: AttemptFields,
   event: (outcome: LoginEvent['outcome'], reason?: string) => void,
 ): Promise<PasswordCheck> {
   const { backend, logger } = deps;
   const { username, ip, clientId, via } = attempt;
+  const { userFp } = base;
   const secret = Buffer.from(attempt.password, 'utf8');
   let result;
   try {
@@ -156,7 +156,7 @@ async function checkWithBackend(
   } catch (err) {
     if (err instanceof BackendUnavailableError && err.cause instanceof PoolError && err.cause.kind === 'aborted') {
       // Nobody is waiting for this answer, and no password was checked: not a failure to count.
-      logger.info({ reqId: attempt.requestId, userFp, ip, clientId, via }, 'login abandoned: the client went away before PAM could start');
+      logger.info(base, 'login abandoned: the client went away before PAM could start');
       return { ok: false, kind: 'unavailable', message: 'The request was abandoned.' };
     }
     // A directory that cannot answer (NSS behind a hung SSSD) is as unavailable as PAM or LDAP.
