@@ -117,6 +117,8 @@ describe('foundation: PAM + NSS + Redis, kubelogin-shaped flows', () => {
       bodies.push(result.body.replace(/value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, '').replace(/\/interaction\/[^/"]+/g, ''));
     }
     assert.equal(new Set(bodies.map((b) => b.replace(/request id[^<]*/gi, ''))).size, 1, 'the three pages are identical');
+    // The log is written asynchronously: the pages can arrive before their lines.
+    await server.waitForLog(/"reason":"access_denied".*"msg":"login failed"|"msg":"login failed".*"reason":"access_denied"/);
     const failed = server.logEntries().filter((e) => e.msg === 'login failed');
     const reasons = failed.map((e) => `${e.username ?? `fp=${e.userFp}`}:${e.reason}`);
     assert.ok(reasons.includes('alice:wrong_password'), reasons.join(','));

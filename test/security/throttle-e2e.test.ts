@@ -212,6 +212,7 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
     // Each of the three was logged as throttled under its own request id, and none reached PAM. A
     // throttled name is only fingerprinted (it need not be an account): bob's fingerprint is the
     // one on his wrong-password lines, where PAM showed the name is an account.
+    await a.waitForLog(/"username":"bob".*"msg":"login failed"/);
     const bobFp = a.logEntries().find((e) => e.msg === 'login failed' && e.username === 'bob')?.userFp;
     assert.ok(typeof bobFp === 'string', 'a wrong password for bob logs his name and fingerprint');
     for (const [server, res, via] of [
