@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Router } from 'express';
 import { requestIdFrom } from '../web/request-context.js';
-import { createTokenReviewer, MAX_REVIEW_BYTES, type ReviewAnswer, type TokenReviewDeps } from './token-review.js';
+import { createTokenReviewer, MAX_REVIEW_BYTES, type TokenReviewDeps, type TokenReviewer } from './token-review.js';
 
 export interface FastPathOptions {
   path: string;
-  review: (body: unknown, reqId?: string) => Promise<ReviewAnswer>;
+  review: TokenReviewer;
   /** Require a verified client certificate (mutual TLS with kube-apiserver). */
   requireClientCert: boolean;
   /** Told about bodies refused before review (not JSON, too large), for metrics. */
@@ -80,7 +80,9 @@ export function tokenReviewFastPath(options: FastPathOptions) {
         send(res, 400, { error: 'body is not valid JSON' }, reqId);
         return;
       }
-      void options.review(body, reqId).then((answer) => send(res, answer.status, answer.body, reqId));
+      const answer = options.review(body, reqId);
+      if (answer instanceof Promise) void answer.then((a) => send(res, a.status, a.body, reqId));
+      else send(res, answer.status, answer.body, reqId);
     });
     return true;
   };

@@ -106,16 +106,21 @@ export interface ReviewAnswer {
   body: unknown;
 }
 
+/** Answers a TokenReview body; at once when no store lookup is needed, else through a promise. Never throws or rejects. */
+export type TokenReviewer = (body: unknown, reqId?: string) => ReviewAnswer | Promise<ReviewAnswer>;
+
 /**
  * The TokenReview logic (authentication.k8s.io v1 and v1beta1), answered in the request's version.
  * Tokens that are not ours get `authenticated: false` without `error` (the apiserver caches that
  * and moves on); malformed bodies get 400 with a reason. Never rejects.
  */
-export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body: unknown, reqId?: string) => Promise<ReviewAnswer> {
+export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): TokenReviewer {
   const timeoutMs = deps.revocationTimeoutMs ?? DEFAULT_REVOCATION_TIMEOUT_MS;
   const log = deps.logger;
 
-  async function review(body: unknown, reqId: string | undefined): Promise<ReviewAnswer> {
+  // Synchronous unless the store must be asked: a promise per review would cost every uncached
+  // kubectl request a few microseconds more (more with the async hooks oidc-provider enables).
+  function review(body: unknown, reqId: string | undefined): ReviewAnswer | Promise<ReviewAnswer> {
     const parsed = parseTokenReview(body);
     if (!parsed.ok) {
       log.info({ reqId, reason: parsed.reason }, 'token review malformed');
@@ -140,44 +145,49 @@ export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): (body:
     const mapped = mapUser(verified.claims, deps.mapping);
     if (!mapped.ok) return reject(mapped.reason, 'info', { sub: verified.claims.sub });
 
-    if (deps.revocation) {
-      const grantId = verified.claims.grant_id;
-      if (typeof grantId !== 'string' || grantId === '') return reject('token has no grant_id', 'info', { sub: verified.claims.sub });
-      let alive: boolean;
-      try {
-        const { sub, iat } = verified.claims;
-        const issued = typeof sub === 'string' && typeof iat === 'number' ? { sub, iat } : undefined;
-        alive = await withDeadline(deps.revocation.isAlive(grantId, issued), timeoutMs, 'revocation lookup');
-      } catch (err) {
+    const accept = (): ReviewAnswer => {
+      const status: Record<string, unknown> = { authenticated: true, user: mapped.user };
+      // The apiserver sends spec.audiences when it wants an audience-aware answer. The token's `aud` is
+      // unixid's client id, not the apiserver's audience, but a token that passed the checks above is
+      // meant for the apiserver this webhook is configured for; so the requested audiences are echoed
+      // (they overlap by construction). Leaving them out would make the apiserver fall back to its own
+      // implicit audiences, which need not overlap and would reject the user silently (CONTRACTS §2.3).
+      if (audiences.length > 0) status.audiences = audiences;
+      // Debug, not info: this line would come with every uncached kubectl request; the counter
+      // unixid_token_reviews_total has the rate, and refusals are logged at info above.
+      if (log.isLevelEnabled('debug')) log.debug({ reqId, tokenFp: tokenFp(), outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
+      return answer('authenticated', status);
+    };
+    const revocation = deps.revocation;
+    if (!revocation) return accept();
+
+    const grantId = verified.claims.grant_id;
+    if (typeof grantId !== 'string' || grantId === '') return reject('token has no grant_id', 'info', { sub: verified.claims.sub });
+    const { sub, iat } = verified.claims;
+    const issued = typeof sub === 'string' && typeof iat === 'number' ? { sub, iat } : undefined;
+    return withDeadline(revocation.isAlive(grantId, issued), timeoutMs, 'revocation lookup').then(
+      (alive) => (alive ? accept() : reject('grant revoked or expired', 'info', { sub: verified.claims.sub, username: mapped.user.username })),
+      (err: unknown) => {
         // Fail closed, but as an *uncached* 200: a 5xx would be retried 5 times with backoff on every
         // kubectl request while the store is down, and only ends in a 401 anyway (CONTRACTS §2.5);
         // `error` keeps the apiserver from caching the refusal (§2.4) and puts the reason in its log.
         log.warn({ reqId, tokenFp: tokenFp(), outcome: 'error', err: (err as Error)?.message ?? String(err) }, 'token review: revocation store unavailable');
         return answer('error', { authenticated: false, error: REVOCATION_UNAVAILABLE });
-      }
-      if (!alive) return reject('grant revoked or expired', 'info', { sub: verified.claims.sub, username: mapped.user.username });
-    }
-
-    const status: Record<string, unknown> = { authenticated: true, user: mapped.user };
-    // The apiserver sends spec.audiences when it wants an audience-aware answer. The token's `aud` is
-    // unixid's client id, not the apiserver's audience, but a token that passed the checks above is
-    // meant for the apiserver this webhook is configured for; so the requested audiences are echoed
-    // (they overlap by construction). Leaving them out would make the apiserver fall back to its own
-    // implicit audiences, which need not overlap and would reject the user silently (CONTRACTS §2.3).
-    if (audiences.length > 0) status.audiences = audiences;
-    // Debug, not info: this line would come with every uncached kubectl request; the counter
-    // unixid_token_reviews_total has the rate, and refusals are logged at info above.
-    if (log.isLevelEnabled('debug')) log.debug({ reqId, tokenFp: tokenFp(), outcome: 'authenticated', username: mapped.user.username, groups: mapped.user.groups.length, kid: verified.kid }, 'token review authenticated');
-    return answer('authenticated', status);
+      },
+    );
   }
 
-  return async (body, reqId) => {
+  const failed = (err: unknown, reqId: string | undefined): ReviewAnswer => {
+    log.error({ reqId, err }, 'token review failed');
+    deps.onReview?.('error');
+    return { status: 500, body: { error: 'internal error' } };
+  };
+  return (body, reqId) => {
     try {
-      return await review(body, reqId);
+      const answered = review(body, reqId);
+      return answered instanceof Promise ? answered.catch((err: unknown) => failed(err, reqId)) : answered;
     } catch (err) {
-      log.error({ reqId, err }, 'token review failed');
-      deps.onReview?.('error');
-      return { status: 500, body: { error: 'internal error' } };
+      return failed(err, reqId);
     }
   };
 }

@@ -172,6 +172,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   // Series with a fixed label set start at 0, so rate() and absent() work before the first event.
   for (const outcome of ['ok', 'denied', 'unavailable'] as const) refreshes.inc({ outcome }, 0);
   for (const outcome of ['authenticated', 'rejected', 'error', 'malformed'] as const) tokenReviews.inc({ outcome }, 0);
+  const reviewCounters = new Map((['authenticated', 'rejected', 'error', 'malformed'] as const).map((outcome) => [outcome, tokenReviews.labels({ outcome })]));
   for (const scope of ['username', 'ip'] as const) throttles.inc({ scope }, 0);
 
   const observeBackend = (kind: BackendKind, seconds: number, ok: boolean): void => {
@@ -188,7 +189,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     login: (backend, outcome) => logins.inc({ backend: clampLabel(backend), outcome }),
     refresh: (outcome) => refreshes.inc({ outcome }),
-    tokenReview: (outcome, count = 1) => tokenReviews.inc({ outcome }, count),
+    // Bound once: on every uncached kubectl request, a label lookup per increment shows.
+    tokenReview: (outcome, count = 1) => (reviewCounters.get(outcome) ?? tokenReviews.labels({ outcome })).inc(count),
     authorization: (decision) => authorizations.inc({ decision: clampLabel(decision) }),
     throttled: (scope) => throttles.inc({ scope }),
     tokensIssued: (grantType) => issued.inc({ grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other' }),
