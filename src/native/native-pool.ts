@@ -43,6 +43,8 @@ interface Job {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer?: NodeJS.Timeout;
+  /** Stops listening for the caller's abort; run once the job is answered. */
+  unlisten?: () => void;
   settled: boolean;
 }
 
@@ -65,6 +67,7 @@ export function createNativePool(options: PoolOptions): NativePool {
     if (job.settled) return;
     job.settled = true;
     clearTimeout(job.timer);
+    job.unlisten?.();
     if (err) job.reject(err);
     else job.resolve(value);
   }
@@ -129,23 +132,14 @@ export function createNativePool(options: PoolOptions): NativePool {
         queue.push(job);
         pump();
         if (signal && !job.settled && queue.includes(job)) {
+          // Only a call still waiting is dropped; one already on its thread runs to its end.
           const onAbort = () => {
             if (!queue.includes(job)) return;
             unqueue(job);
             answer(job, new PoolError('aborted', `${options.name}: the caller gave up while the call waited for a thread`));
           };
           signal.addEventListener('abort', onAbort, { once: true });
-          // Started or answered: the listener has nothing left to do.
-          const original = job.resolve;
-          const originalReject = job.reject;
-          job.resolve = (v) => {
-            signal.removeEventListener('abort', onAbort);
-            original(v);
-          };
-          job.reject = (e) => {
-            signal.removeEventListener('abort', onAbort);
-            originalReject(e);
-          };
+          job.unlisten = () => signal.removeEventListener('abort', onAbort);
         }
       });
     },
