@@ -7,11 +7,11 @@ import { createAllowList, throttleIp } from '../store/throttle-subject.js';
  * make everyone else wait; a cap on what it may have in flight leaves the queue to the others.
  */
 export interface InFlightLimit {
-  /** Take a place for `ip`; false (and nothing taken) when it already holds all of its own. */
-  acquire(ip: string): boolean;
-  /** Give back a place taken by acquire. */
-  release(ip: string): void;
+  /** Take a place for `ip`: resolves the function that gives it back, or undefined (nothing taken) when the address already holds all of its own. */
+  acquire(ip: string): (() => void) | undefined;
 }
+
+const NOTHING_TAKEN = (): void => {};
 
 /**
  * At most `max` checks per address (IPv6 per /64, as the throttle counts them); 0 turns the limit
@@ -20,23 +20,22 @@ export interface InFlightLimit {
 export function createInFlightLimit(options: { max: number; allowList?: readonly string[] }): InFlightLimit {
   const allowed = createAllowList(options.allowList ?? []);
   const counts = new Map<string, number>();
-  const exempt = (ip: string) => options.max === 0 || allowed(ip);
   return {
     acquire(ip) {
-      if (exempt(ip)) return true;
+      if (options.max === 0 || allowed(ip)) return NOTHING_TAKEN;
       const key = throttleIp(ip);
       const n = counts.get(key) ?? 0;
-      if (n >= options.max) return false;
+      if (n >= options.max) return undefined;
       counts.set(key, n + 1);
-      return true;
-    },
-    release(ip) {
-      if (exempt(ip)) return;
-      const key = throttleIp(ip);
-      const n = counts.get(key) ?? 0;
-      // Entries go when they reach zero, so the map holds only addresses with checks in flight.
-      if (n <= 1) counts.delete(key);
-      else counts.set(key, n - 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (counts.get(key) ?? 1) - 1;
+        // Entries go when they reach zero, so the map holds only addresses with checks in flight.
+        if (left <= 0) counts.delete(key);
+        else counts.set(key, left);
+      };
     },
   };
 }

@@ -115,7 +115,8 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
     }
   }
 
-  if (deps.inFlight && !deps.inFlight.acquire(ip)) {
+  const release = deps.inFlight ? deps.inFlight.acquire(ip) : () => {};
+  if (!release) {
     // Refused as a throttled attempt is (same answer, no backend call), but without a ban: it ends
     // as soon as this address's earlier checks come back.
     logger.warn({ ...base, limit: 'in_flight' }, 'login throttled');
@@ -125,7 +126,7 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   try {
     return await checkWithBackend(deps, attempt, base, event);
   } finally {
-    deps.inFlight?.release(ip);
+    release();
   }
 }
 
