@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { configSchema } from '../src/config/schema.js';
 import { startRedis, type RedisServer } from '../test/harness/redis.js';
 import { BASE_DN, SERVICE_DN, SERVICE_PASSWORD, startSlapd, type Slapd } from '../test/harness/slapd.js';
 import { tempDir } from '../test/harness/tmp.js';
@@ -69,15 +68,10 @@ export function merge(base: Record<string, unknown>, over: Record<string, unknow
   return out;
 }
 
-/** Whether this checkout's config schema has a `throttle` section yet (it is being added alongside). */
-export function throttleConfigurable(): boolean {
-  return 'throttle' in (configSchema as unknown as { shape: Record<string, unknown> }).shape;
-}
-
 /**
  * The bench's configuration: kubelogin's client with every grant the scenarios use, the password
- * grant and the basic-auth /token endpoint (to mint tokens quickly), and, when the throttle exists,
- * limits so generous that no scenario is ever banned (the storm must reach PAM).
+ * grant and the basic-auth /token endpoint (to mint tokens quickly), and throttle limits so
+ * generous that no scenario is ever banned (the storm must reach PAM).
  */
 export function benchConfig(options: Pick<StackOptions, 'backend' | 'config'>, slapd?: Slapd): Record<string, unknown> {
   const base: Record<string, unknown> = {
@@ -97,11 +91,9 @@ export function benchConfig(options: Pick<StackOptions, 'backend' | 'config'>, s
         grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'password'],
       },
     ],
-  };
-  if (throttleConfigurable()) {
     // Every load comes from 127.0.0.1: no cap on its password checks in flight either.
-    base.throttle = { enabled: true, username: { maxFailures: 1_000_000 }, ip: { maxFailures: 1_000_000 }, maxInFlightPerAddress: 0 };
-  }
+    throttle: { enabled: true, username: { maxFailures: 1_000_000 }, ip: { maxFailures: 1_000_000 }, maxInFlightPerAddress: 0 },
+  };
   if (options.backend === 'ldap') {
     if (!slapd) throw new Error('the LDAP backend needs a slapd');
     Object.assign(base, {

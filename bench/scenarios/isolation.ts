@@ -11,7 +11,7 @@ import { loginFlowSpec, mintTokens, reviewRequest } from '../prepare.js';
 import { measuredColumns, outcomeNotes, type Row } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
 import { freePort } from '../../test/harness/ports.js';
-import { startStack, throttleConfigurable } from '../stack.js';
+import { startStack } from '../stack.js';
 import { benchUsers } from '../users.js';
 
 /** A steady apiserver's worth of cache misses (the apiserver caches answers, so misses are what reaches us). */
@@ -124,7 +124,6 @@ async function stormRows(ctx: BenchContext, storm: Storm, ownThread: boolean): P
           ...outcomeNotes(during, '', stack.problems),
           `p90 ${during.load.latency.p90} ms, max ${during.load.latency.max} ms`,
           `storm: ${stormResult.opsPerSecond} failed logins/s (${mix}), p50 ${stormResult.latency.p50} ms; unixid busy ${during.cost.unixid!.cores} cores`,
-          ...(throttleConfigurable() ? [] : ['no throttle section in this checkout: every attempt reached PAM']),
         ],
         details: { during, storm: stormResult },
       },
