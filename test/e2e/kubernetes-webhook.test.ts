@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { approveDevice, exchangeCode, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
+import { approveDevice, exchangeCode, kubeloginClient, kubeloginLogin, KUBERNETES_CLIENT_YAML, startKubeloginAuthorize, submitLogin, verifyLikeApiserver } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
@@ -42,12 +42,7 @@ describe('Kubernetes TokenReview webhook with real flows', () => {
         '    maxSeconds: 600',
         '  webhook:',
         '    checkRevocation: true',
-        'clients:',
-        '  - client_id: kubernetes',
-        '    application_type: native',
-        '    token_endpoint_auth_method: none',
-        '    redirect_uris: ["http://localhost", "http://127.0.0.1"]',
-        '    grant_types: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code", password]',
+        KUBERNETES_CLIENT_YAML,
         '',
       ].join('\n'),
     });

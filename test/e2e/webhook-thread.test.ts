@@ -10,7 +10,7 @@ import type * as oidc from 'openid-client';
 import type { PrivateJwk } from '../../src/keys/jwk.js';
 import { generateSigningJwk } from '../../src/keys/load-keys.js';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { kubeloginClient, kubeloginLogin } from '../harness/oidc-flows.js';
+import { kubeloginClient, kubeloginLogin, KUBERNETES_CLIENT_YAML } from '../harness/oidc-flows.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
@@ -52,14 +52,10 @@ describe('TokenReview webhook on its own port and thread', () => {
       configYaml: [
         'kubernetes:',
         '  groupsPrefix: "unix:"',
+        '  passwordGrant: true',
         '  basicAuthToken: {enabled: true, maxSeconds: 600}',
         '  webhook: {checkRevocation: true}',
-        'clients:',
-        '  - client_id: kubernetes',
-        '    application_type: native',
-        '    token_endpoint_auth_method: none',
-        '    redirect_uris: ["http://localhost", "http://127.0.0.1"]',
-        '    grant_types: [authorization_code, refresh_token]',
+        KUBERNETES_CLIENT_YAML,
         '',
       ].join('\n'),
     });

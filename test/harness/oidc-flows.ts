@@ -6,6 +6,16 @@ import { Browser, formAction, formField, type Hop } from './http-client.js';
 /** kubelogin's defaults: the `kubernetes` public client on a loopback redirect with no path. */
 export const KUBELOGIN_REDIRECT = 'http://localhost:8000';
 
+/** The `kubernetes` client as kubelogin uses it, password grant included (needs kubernetes.passwordGrant). */
+export const KUBERNETES_CLIENT_YAML = [
+  'clients:',
+  '  - client_id: kubernetes',
+  '    application_type: native',
+  '    token_endpoint_auth_method: none',
+  '    redirect_uris: ["http://localhost", "http://127.0.0.1"]',
+  '    grant_types: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code", password]',
+].join('\n');
+
 /** An openid-client configuration for the public `kubernetes` client (plain http is fine on loopback). */
 export async function kubeloginClient(issuer: string, clientId = 'kubernetes'): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(issuer), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });

@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { KUBELOGIN_REDIRECT, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin } from '../harness/oidc-flows.js';
+import { KUBELOGIN_REDIRECT, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin, KUBERNETES_CLIENT_YAML } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, assertNoStack, KUBERNETES_CLIENT_YAML, logsSettled, rawBytes, rawRequest, readServerKey, signJwt, tokenReview, type ServerKey } from './support.js';
+import { assertAlive, assertNoStack, logsSettled, rawBytes, rawRequest, readServerKey, signJwt, tokenReview, type ServerKey } from './support.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 const bob = USERS.find((u) => u.name === 'bob')!;

@@ -17,13 +17,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction, type Hop } from '../harness/http-client.js';
-import { approveDevice, KUBELOGIN_REDIRECT, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, type TokenResponse } from '../harness/oidc-flows.js';
+import { approveDevice, KUBELOGIN_REDIRECT, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, type TokenResponse, KUBERNETES_CLIENT_YAML } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { BASE_DN, SERVICE_DN, SERVICE_PASSWORD, startSlapd, type Slapd } from '../harness/slapd.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS, type UnixAccounts } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, assertNoStack, hangFile, KUBERNETES_CLIENT_YAML, tokenReview } from './support.js';
+import { assertAlive, assertNoStack, hangFile, tokenReview } from './support.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 const bob = USERS.find((u) => u.name === 'bob')!;

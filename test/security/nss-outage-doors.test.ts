@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Browser, formAction } from '../harness/http-client.js';
-import { kubeloginClient, startKubeloginAuthorize } from '../harness/oidc-flows.js';
+import { kubeloginClient, startKubeloginAuthorize, KUBERNETES_CLIENT_YAML } from '../harness/oidc-flows.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS, type UnixAccounts } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { hangFile, KUBERNETES_CLIENT_YAML, logsSettled } from './support.js';
+import { hangFile, logsSettled } from './support.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 

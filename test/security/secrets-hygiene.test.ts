@@ -10,12 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { approveDevice, exchangeCode, kubeloginClient, startKubeloginAuthorize, submitLogin, type TokenResponse } from '../harness/oidc-flows.js';
+import { approveDevice, exchangeCode, kubeloginClient, startKubeloginAuthorize, submitLogin, type TokenResponse, KUBERNETES_CLIENT_YAML } from '../harness/oidc-flows.js';
 import { redisCli, startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, KUBERNETES_CLIENT_YAML, logsSettled, tokenReview } from './support.js';
+import { assertAlive, logsSettled, tokenReview } from './support.js';
 
 const [alice, bob, carol] = USERS as [(typeof USERS)[0], (typeof USERS)[0], (typeof USERS)[0]];
 /** Wrong passwords, one with every character that URL, JSON and basic-auth encodings treat specially. */

@@ -11,16 +11,6 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { UnixidProcess } from '../harness/unixid.js';
 
-/** The `kubernetes` client as kubelogin uses it, password grant included (needs kubernetes.passwordGrant). */
-export const KUBERNETES_CLIENT_YAML = [
-  'clients:',
-  '  - client_id: kubernetes',
-  '    application_type: native',
-  '    token_endpoint_auth_method: none',
-  '    redirect_uris: ["http://localhost", "http://127.0.0.1"]',
-  '    grant_types: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code", password]',
-].join('\n');
-
 /**
  * What a stack trace or an internal path looks like in a response body. The pages show a request id
  * and a safe message; none of this may reach a client.

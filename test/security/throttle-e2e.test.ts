@@ -12,12 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type * as oidc from 'openid-client';
 import { Browser, formAction, type Hop } from '../harness/http-client.js';
-import { KUBELOGIN_REDIRECT, kubeloginClient, startKubeloginAuthorize } from '../harness/oidc-flows.js';
+import { KUBELOGIN_REDIRECT, kubeloginClient, startKubeloginAuthorize, KUBERNETES_CLIENT_YAML } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
-import { assertAlive, KUBERNETES_CLIENT_YAML, requestLines } from './support.js';
+import { assertAlive, requestLines } from './support.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
