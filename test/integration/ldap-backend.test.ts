@@ -9,7 +9,8 @@ import { BackendUnavailableError } from '../../src/errors.js';
 import { accountRefOf, type Identity } from '../../src/identity.js';
 import { freePort } from '../harness/ports.js';
 import { BASE_DN, slapdAvailable, startSlapd, type Slapd } from '../harness/slapd.js';
-import { backendFactory, captureLogs, fakeDirectory, ldapConfig, PASSWORDS, pw } from './ldap-helpers.js';
+import { backendFactory, fakeDirectory, ldapConfig, PASSWORDS, pw } from './ldap-helpers.js';
+import { captureLogs } from '../harness/capture-logs.js';
 
 const PEOPLE = `ou=people,${BASE_DN}`;
 const GROUPS = `ou=groups,${BASE_DN}`;

@@ -6,7 +6,8 @@ import { BackendUnavailableError } from '../../src/errors.js';
 import { accountRefOf, type AccountRef } from '../../src/identity.js';
 import { waitFor } from '../harness/ports.js';
 import { slapdAvailable, startSlapd, type Slapd } from '../harness/slapd.js';
-import { backendFactory, captureLogs, ldapConfig, PASSWORDS, pw } from './ldap-helpers.js';
+import { backendFactory, ldapConfig, PASSWORDS, pw } from './ldap-helpers.js';
+import { captureLogs } from '../harness/capture-logs.js';
 
 describe('LDAP failover between two slapd servers', { skip: !slapdAvailable() && 'slapd is not installed' }, () => {
   let first: Slapd;

@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
 import { createLdapBackend } from '../../src/backends/ldap/ldap-backend.js';
 import type { CredentialBackend } from '../../src/backends/types.js';
 import { ldapSchema, type LdapConfig } from '../../src/config/sections/ldap.js';
@@ -23,18 +21,6 @@ export const PASSWORDS = [
   SERVICE_PASSWORD,
 ];
 
-/** A pino logger writing JSON lines into memory. */
-export function captureLogs(): { logger: Logger; lines: string[]; records: () => Record<string, unknown>[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug' }, stream);
-  return { logger, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 /** The config of the usual bind-search-bind setup, with `overrides` merged in (one level deep per section). */
 export function ldapConfig(urls: string[], overrides: Record<string, unknown> = {}): LdapConfig {

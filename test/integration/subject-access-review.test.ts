@@ -3,13 +3,13 @@ import { readFile, rename, symlink, unlink, writeFile, mkdir } from 'node:fs/pro
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { pino } from 'pino';
 import { createPolicyStore, parsePolicy, PolicyError, type PolicyStore } from '../../src/kubernetes/authz-policy.js';
 import { subjectAccessReviewRoutes } from '../../src/kubernetes/subject-access-review.js';
 import { requestContext } from '../../src/web/request-context.js';
+import { captureLogs } from '../harness/capture-logs.js';
 import { waitFor } from '../harness/ports.js';
 import { tempDir } from '../harness/tmp.js';
 
@@ -86,16 +86,7 @@ describe('SubjectAccessReview webhook', () => {
   let store: PolicyStore;
   let server: Server;
   let url: string;
-  const logs: string[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        logs.push(String(chunk));
-        cb();
-      },
-    }),
-  );
+  const { logger, lines: logs } = captureLogs();
 
   before(async () => {
     tmp = await tempDir('authz');

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHmac, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { pino } from 'pino';
+import { captureLogs } from '../harness/capture-logs.js';
 import type { VerificationKey } from '../../src/keys/jwk.js';
 import { createGrantLiveness, type GrantLiveness } from '../../src/kubernetes/grant-liveness.js';
 import { type ClaimMapping, type ReviewOutcome } from '../../src/kubernetes/token-review.js';
@@ -70,16 +70,7 @@ interface Harness {
 }
 
 async function serve(options: { mapping?: Partial<ClaimMapping>; revocation?: GrantLiveness; verifier?: TokenVerifier; revocationTimeoutMs?: number } = {}): Promise<Harness> {
-  const logs: string[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        logs.push(String(chunk));
-        cb();
-      },
-    }),
-  );
+  const { logger, lines: logs } = captureLogs();
   const outcomes: ReviewOutcome[] = [];
   const app = express();
   app.use(requestContext());
