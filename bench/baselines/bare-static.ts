@@ -1,6 +1,7 @@
 // Baseline for discovery and JWKS: a bare node:http server answering each path with the bytes
 // unixid answered (BENCH_DOCUMENTS = {path: body}), so the difference is unixid's own work.
 import { createServer } from 'node:http';
+import { listenForBench } from './listen.js';
 
 const documents = new Map(Object.entries(JSON.parse(process.env.BENCH_DOCUMENTS ?? '{}') as Record<string, string>).map(([p, b]) => [p, Buffer.from(b)]));
 
@@ -13,9 +14,4 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
   res.end(body);
 });
-server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  const addr = server.address();
-  process.send?.({ type: 'listening', port: typeof addr === 'object' && addr ? addr.port : 0 });
-});
-process.on('disconnect', () => process.exit(0));
+listenForBench(server);

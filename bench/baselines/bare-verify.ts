@@ -3,6 +3,7 @@
 // TokenReview. No framework, no logging, no cache. BENCH_JWKS, BENCH_ISSUER, BENCH_AUDIENCE.
 import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
+import { listenForBench } from './listen.js';
 
 const jwks = JSON.parse(process.env.BENCH_JWKS ?? '{"keys":[]}') as { keys: (JsonWebKey & { kid: string })[] };
 const issuer = process.env.BENCH_ISSUER ?? '';
@@ -41,9 +42,4 @@ const server = createServer((req, res) => {
     res.end(body);
   });
 });
-server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  const addr = server.address();
-  process.send?.({ type: 'listening', port: typeof addr === 'object' && addr ? addr.port : 0 });
-});
-process.on('disconnect', () => process.exit(0));
+listenForBench(server);
