@@ -31,9 +31,7 @@ import { createGrantRevoker } from './oidc/revoke-grant.js';
 import { createRevocationList } from './oidc/revocations.js';
 import { withStoreErrors } from './oidc/store-errors.js';
 import { packageRoot } from './paths.js';
-import { createListener } from './server/listen.js';
-import { createGrantLiveness } from './kubernetes/grant-liveness.js';
-import { startWebhookThread, type WebhookThread } from './kubernetes/webhook-thread.js';
+import { createListener, listenerTlsOf } from './server/listen.js';
 import { createStore } from './store/create-store.js';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './store/login-throttle.js';
 import { healthRoutes } from './web/health.js';
@@ -135,11 +133,9 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     return provider;
   };
   const provider = createProviderRef(buildProvider(keyRing.current().signing));
-  let webhookThread: WebhookThread | undefined;
   // oidc-provider takes its keys at construction: a rotation swaps in a new instance (state is in the store).
   keyRing.onChange((set) => {
     provider.swap(buildProvider(set.signing));
-    webhookThread?.setKeys(set.verification);
     logger.info({ kids: set.signing.map((k) => k.kid), version: set.version }, 'signing keys changed: provider rebuilt');
   });
 
@@ -147,6 +143,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     config,
     Adapter,
     verificationKeys: () => keyRing.current().verification,
+    onKeysChange: (listener) => keyRing.onChange(listener),
     signer: createIdTokenSigner(() => keyRing.current().signing),
     provider,
     passwords,
@@ -155,30 +152,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     events,
     logger,
   });
-
-  const tls = config.server.tls;
-  const listenerTls = tls.certFile && tls.keyFile ? { certFile: tls.certFile, keyFile: tls.keyFile, clientCaFile: tls.clientCaFile, reloadIntervalMs: tls.reloadIntervalMs } : undefined;
-  const hook = config.kubernetes.webhook;
-  if (hook.enabled && hook.port !== undefined) {
-    const k8s = config.kubernetes;
-    webhookThread = await startWebhookThread({
-      data: {
-        port: hook.port,
-        host: hook.host ?? config.server.host,
-        path: hook.path,
-        issuer: config.issuer,
-        mapping: { clientId: k8s.clientId, usernameClaim: k8s.usernameClaim, usernamePrefix: k8s.usernamePrefix, groupsClaim: k8s.groupsClaim, groupsPrefix: k8s.groupsPrefix },
-        cacheMaxEntries: hook.cacheMaxEntries,
-        checkRevocation: hook.checkRevocation,
-        tls: listenerTls,
-        logLevel: config.logging.level,
-      },
-      keys: () => keyRing.current().verification,
-      ...(hook.checkRevocation ? { revocation: createGrantLiveness(Adapter, Date.now, revocations) } : {}),
-      onReview: (outcome, count) => events.tokenReview(outcome, count),
-      logger,
-    });
-  }
+  const { webhookThread } = kube;
 
   let accepting = true;
   const firstParty = new Set([HOME_CLIENT_ID, ...config.clients.filter((c) => c.firstParty).map((c) => c.client_id)]);
@@ -196,7 +170,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
           { name: 'store', check: () => store.ready() },
           { name: 'keys', check: async () => ({ ok: keyRing.current().signing.length > 0 }) },
           { name: 'backend', check: () => backend.health() },
-          ...(webhookThread ? [{ name: 'webhook', check: async () => ({ ok: webhookThread!.running() }) }] : []),
+          ...(webhookThread ? [{ name: 'webhook', check: async () => ({ ok: webhookThread.running() }) }] : []),
         ],
       }),
       ...(config.observability.metrics.enabled ? [metricsRoutes(metrics, config.observability.metrics.path)] : []),
@@ -216,7 +190,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   });
 
   const listener = createListener(
-    { logger, tls: listenerTls },
+    { logger, tls: listenerTlsOf(config.server.tls) },
     (req, res) => {
       if (kube.fastPath?.(req, res)) return;
       wellKnown(req, res, () => app(req, res));

@@ -9,7 +9,7 @@ import type { AccountResolver } from '../oidc/find-account.js';
 import type { ProviderRef } from '../oidc/provider-ref.js';
 import type { RevocationList } from '../oidc/revocations.js';
 import type { SecurityEvents } from '../observability/security-events.js';
-import { requireClientCert } from '../server/listen.js';
+import { listenerTlsOf, requireClientCert } from '../server/listen.js';
 import type { PasswordCheckDeps } from '../web/password-check.js';
 import { createPolicyStore, type PolicyStore } from './authz-policy.js';
 import { basicTokenRoutes } from './basic-token.js';
@@ -18,12 +18,15 @@ import { subjectAccessReviewRoutes } from './subject-access-review.js';
 import { createTokenReviewer } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
 import { createTokenVerifier } from './token-verifier.js';
+import { startWebhookThread, type WebhookThread } from './webhook-thread.js';
 
 export interface KubernetesRouteDeps {
   config: Config;
   Adapter: new (name: string) => Adapter;
   /** The public keys in force (current and retired), read per verification. */
   verificationKeys: () => readonly VerificationKey[];
+  /** Subscribes to key changes (the webhook thread is handed each new set). */
+  onKeysChange: (listener: (set: { verification: readonly VerificationKey[] }) => void) => void;
   signer: IdTokenSigner;
   provider: ProviderRef;
   passwords: PasswordCheckDeps;
@@ -38,7 +41,16 @@ export interface KubernetesRouteDeps {
  * client-certificate check when a client CA is configured) and the basic-auth token endpoint.
  * Rejects when the authorization policy cannot be loaded.
  */
-export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ routers: Array<Router | RequestHandler>; fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean; close(): void }> {
+export interface KubernetesRoutes {
+  routers: Array<Router | RequestHandler>;
+  /** The TokenReview webhook on the main port, answered before express. */
+  fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** The TokenReview webhook on a port and thread of its own (kubernetes.webhook.port) instead. */
+  webhookThread?: WebhookThread;
+  close(): void;
+}
+
+export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<KubernetesRoutes> {
   const { config, logger } = deps;
   const kube = config.kubernetes;
   const routers: Array<Router | RequestHandler> = [];
@@ -47,8 +59,31 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
   const guarded = (path: string, router: Router): RequestHandler | Router =>
     mtls ? (req, res, next) => (req.path === path ? mtls(req, res, () => router(req, res, next)) : router(req, res, next)) : router;
 
-  // With a port of its own, the webhook is served by its thread (webhook-thread.ts), not here.
-  if (kube.webhook.enabled && kube.webhook.port === undefined) {
+  const hook = kube.webhook;
+  const revocation = hook.checkRevocation ? { revocation: createGrantLiveness(deps.Adapter, Date.now, deps.revocations) } : {};
+  let webhookThread: WebhookThread | undefined;
+  if (hook.enabled && hook.port !== undefined) {
+    // A port of its own: served by its thread (webhook-thread.ts), not on the main port.
+    webhookThread = await startWebhookThread({
+      data: {
+        port: hook.port,
+        host: hook.host ?? config.server.host,
+        path: hook.path,
+        issuer: config.issuer,
+        mapping: { clientId: kube.clientId, usernameClaim: kube.usernameClaim, usernamePrefix: kube.usernamePrefix, groupsClaim: kube.groupsClaim, groupsPrefix: kube.groupsPrefix },
+        cacheMaxEntries: hook.cacheMaxEntries,
+        checkRevocation: hook.checkRevocation,
+        tls: listenerTlsOf(config.server.tls),
+        logLevel: config.logging.level,
+      },
+      keys: deps.verificationKeys,
+      ...revocation,
+      onReview: (outcome, count) => deps.events.tokenReview(outcome, count),
+      logger,
+    });
+    const thread = webhookThread;
+    deps.onKeysChange((set) => thread.setKeys(set.verification));
+  } else if (hook.enabled) {
     const verifier = createTokenVerifier({
       issuer: config.issuer,
       audiences: [kube.clientId],
@@ -56,7 +91,6 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
       cacheMaxEntries: kube.webhook.cacheMaxEntries,
       groupsClaim: kube.groupsClaim,
     });
-    const revocation = kube.webhook.checkRevocation ? { revocation: createGrantLiveness(deps.Adapter, Date.now, deps.revocations) } : {};
     const onReview = deps.events.tokenReview;
     // Answered before express (see token-review-http.ts): every method of the path ends there.
     fastPath = tokenReviewFastPath({
@@ -90,5 +124,5 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<{ rou
       }),
     );
   }
-  return { routers, ...(fastPath ? { fastPath } : {}), close: () => policy?.close() };
+  return { routers, ...(fastPath ? { fastPath } : {}), ...(webhookThread ? { webhookThread } : {}), close: () => policy?.close() };
 }

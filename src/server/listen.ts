@@ -15,6 +15,11 @@ export interface ListenerTls {
   reloadIntervalMs: number;
 }
 
+/** The listener TLS settings of `server.tls`, or undefined when it serves plain HTTP. */
+export function listenerTlsOf(tls: { certFile?: string | undefined; keyFile?: string | undefined; clientCaFile?: string | undefined; reloadIntervalMs: number }): ListenerTls | undefined {
+  return tls.certFile && tls.keyFile ? { certFile: tls.certFile, keyFile: tls.keyFile, clientCaFile: tls.clientCaFile, reloadIntervalMs: tls.reloadIntervalMs } : undefined;
+}
+
 export interface ListenerOptions {
   tls?: ListenerTls | undefined;
   logger: Logger;
