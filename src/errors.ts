@@ -43,6 +43,14 @@ export class BackendUnavailableError extends UnixidError {
   }
 }
 
+/** The client went away while its login still waited for the backend, which therefore never ran. */
+export class LoginAbandonedError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the client went away before the backend ran', options);
+    this.name = 'LoginAbandonedError';
+  }
+}
+
 /** Directory lookups (NSS, LDAP groups) failed or timed out. */
 export class DirectoryUnavailableError extends UnixidError {
   constructor(detail: string, options?: { cause?: unknown }) {

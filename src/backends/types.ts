@@ -8,7 +8,7 @@ export interface LoginContext {
   requestId?: string;
   /** Keyed fingerprint of the typed name, for log lines: the name itself may be a mistyped password. */
   userFp?: string;
-  /** Fires when the client has gone: work not yet started (a PAM call still queued) is dropped. */
+  /** Fires when the client has gone: work not yet started (a PAM call still queued) is dropped, and the login rejects with LoginAbandonedError. */
   signal?: AbortSignal;
 }
 

@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CredentialBackend, LoginFailureReason } from '../backends/types.js';
-import { BackendUnavailableError, DirectoryUnavailableError } from '../errors.js';
-import { PoolError } from '../native/native-pool.js';
+import { BackendUnavailableError, DirectoryUnavailableError, LoginAbandonedError } from '../errors.js';
 import type { Identity } from '../identity.js';
 import { createNameFingerprint, type NameFingerprint } from '../logging/name-fingerprint.js';
 import type { InFlightLimit } from './in-flight-limit.js';
@@ -155,7 +154,7 @@ async function checkWithBackend(
   try {
     result = await backend.login(username, secret, { remoteAddress: ip, userFp, ...(attempt.requestId ? { requestId: attempt.requestId } : {}), ...(attempt.signal ? { signal: attempt.signal } : {}) });
   } catch (err) {
-    if (err instanceof BackendUnavailableError && err.cause instanceof PoolError && err.cause.kind === 'aborted') {
+    if (err instanceof LoginAbandonedError) {
       // Nobody is waiting for this answer, and no password was checked: not a failure to count.
       logger.info(base, 'login abandoned: the client went away before PAM could start');
       return { ok: false, kind: 'unavailable', message: 'The request was abandoned.' };

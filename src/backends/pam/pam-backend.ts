@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { BackendUnavailableError } from '../../errors.js';
+import { BackendUnavailableError, LoginAbandonedError } from '../../errors.js';
 import type { GroupFilter } from '../../directory/group-filter.js';
 import { gecosName, type Directory, type UnixUser } from '../../directory/types.js';
 import type { Identity } from '../../identity.js';
@@ -45,6 +45,7 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
       }
       return await pool.run<PamOutcome>({ op, service: pam.service, username, rhost });
     } catch (err) {
+      if (err instanceof PoolError && err.kind === 'aborted') throw new LoginAbandonedError({ cause: err });
       const detail = err instanceof PoolError ? `PAM ${err.kind}: ${err.message}` : `PAM: ${(err as Error).message}`;
       throw new BackendUnavailableError(detail, { cause: err });
     }
