@@ -1,6 +1,7 @@
 // throttle.maxInFlightPerAddress through a running server, with pam_unix-style failure delays
 // (pam_faildelay): one address that sends many guesses at once gets only its share of the PAM
 // queue, the rest are refused at once without reaching PAM, and other addresses are not slowed.
+// And a login whose client gives up while it waits for PAM leaves the queue unchecked.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,38 +36,41 @@ describe('in-flight password checks per address', () => {
     for (let i = 0; i < 10; i++) assert.ok(off.acquire('192.0.2.9'), '0 turns it off');
   });
 
+  /** A server whose PAM fails after about a second, as pam_unix's delay does; `extraYaml` adds config lines. */
+  async function slowPamServer(name: string, extraYaml: string[]) {
+    const tmp = await tempDir(name);
+    const accounts = await createUnixAccounts(tmp.dir, USERS, 'unixid-slow');
+    await writeFile(
+      join(tmp.dir, 'pam.d', accounts.service),
+      `auth optional ${SECURITY}/pam_faildelay.so delay=1000000\nauth required ${MATRIX} passdb=${join(tmp.dir, 'passdb')}\naccount required ${MATRIX} passdb=${join(tmp.dir, 'passdb')}\n`,
+    );
+    const server = await startUnixid({
+      dir: tmp.dir,
+      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
+      configYaml: ['server: {trustProxy: loopback}', 'kubernetes: {basicAuthToken: {enabled: true}}', ...extraYaml, ''].join('\n'),
+    });
+    const basic = (user: string, password: string, ip: string, signal?: AbortSignal) =>
+      fetch(`${server.url}/token`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, 'x-forwarded-for': ip },
+        ...(signal ? { signal } : {}),
+      });
+    return { tmp, server, basic };
+  }
+
   describe('through the server', () => {
     let tmp: Awaited<ReturnType<typeof tempDir>>;
     let server: UnixidProcess;
+    let basic: (user: string, password: string, ip: string) => Promise<Response>;
 
     before(async () => {
-      tmp = await tempDir('in-flight');
-      const accounts = await createUnixAccounts(tmp.dir, USERS, 'unixid-slow');
-      // A failed authentication returns after about a second, as pam_unix's delay does.
-      await writeFile(
-        join(tmp.dir, 'pam.d', accounts.service),
-        `auth optional ${SECURITY}/pam_faildelay.so delay=1000000\nauth required ${MATRIX} passdb=${join(tmp.dir, 'passdb')}\naccount required ${MATRIX} passdb=${join(tmp.dir, 'passdb')}\n`,
-      );
-      server = await startUnixid({
-        dir: tmp.dir,
-        env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
-        configYaml: [
-          'server: {trustProxy: loopback}',
-          'kubernetes: {basicAuthToken: {enabled: true}}',
-          // High failure limits: only the in-flight cap is under test.
-          'throttle: {maxInFlightPerAddress: 2, username: {maxFailures: 1000}, ip: {maxFailures: 1000}}',
-          '',
-        ].join('\n'),
-      });
+      // High failure limits: only the in-flight cap is under test.
+      ({ tmp, server, basic } = await slowPamServer('in-flight', ['throttle: {maxInFlightPerAddress: 2, username: {maxFailures: 1000}, ip: {maxFailures: 1000}}']));
     });
 
     after(async () => {
       await server?.stop();
       await tmp?.remove();
     });
-
-    const basic = (user: string, password: string, ip: string) =>
-      fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, 'x-forwarded-for': ip } });
 
     it('lets one address have two guesses in PAM at once, refuses the rest at once, and leaves others unaffected', async () => {
       const started = performance.now();
@@ -95,6 +99,36 @@ describe('in-flight password checks per address', () => {
       assert.equal(throttledLines.length, 4);
       // Once its guesses are back, the address may try again.
       assert.equal((await basic(alice.name, alice.password, '198.51.100.20')).status, 200);
+    });
+  });
+  describe('a client that gives up', () => {
+    let tmp: Awaited<ReturnType<typeof tempDir>>;
+    let server: UnixidProcess;
+    let basic: (user: string, password: string, ip: string, signal?: AbortSignal) => Promise<Response>;
+
+    before(async () => {
+      // One PAM thread, so a second login has to wait in the queue.
+      ({ tmp, server, basic } = await slowPamServer('abandoned', ['pam: {maxConcurrent: 1}']));
+    });
+
+    after(async () => {
+      await server?.stop();
+      await tmp?.remove();
+    });
+
+    it('leaves the PAM queue unchecked and uncounted when its client goes away', async () => {
+      const busy = basic(alice.name, 'wrong-busy', '198.51.100.30');
+      await new Promise((r) => setTimeout(r, 150));
+      const gone = new AbortController();
+      const abandoned = basic(alice.name, 'wrong-abandoned', '198.51.100.31', gone.signal).catch((err: Error) => err);
+      await new Promise((r) => setTimeout(r, 150));
+      gone.abort();
+      assert.equal(((await abandoned) as Error).name, 'AbortError');
+      assert.equal((await busy).status, 401, 'the login on the PAM thread is answered as usual');
+      await server.waitForLog(/"ip":"198\.51\.100\.31".*"msg":"login abandoned/);
+      const lines = server.logEntries().filter((e) => e.ip === '198.51.100.31');
+      assert.ok(!lines.some((e) => e.msg === 'login failed' || e.msg === 'login succeeded'), 'the abandoned attempt never reached PAM, nor the failure count');
+      assert.equal((await basic(alice.name, alice.password, '198.51.100.32')).status, 200, 'the queue carries on');
     });
   });
 });
