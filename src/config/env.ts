@@ -60,6 +60,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'UNIXID_PAM_TIMEOUT_MS', path: 'pam.timeoutMs', kind: 'number' },
   { name: 'UNIXID_NSS_TIMEOUT_MS', path: 'nss.timeoutMs', kind: 'number' },
   { name: 'UNIXID_ACCESS_TOKEN_SECONDS', path: 'tokens.accessTokenSeconds', kind: 'number' },
+  { name: 'UNIXID_DEVICE_POLL_INTERVAL_SECONDS', path: 'tokens.deviceCodePollIntervalSeconds', kind: 'number' },
   { name: 'UNIXID_KUBERNETES_CLIENT_ID', path: 'kubernetes.clientId', kind: 'string' },
   { name: 'UNIXID_KUBERNETES_USERNAME_PREFIX', path: 'kubernetes.usernamePrefix', kind: 'string' },
   { name: 'UNIXID_KUBERNETES_GROUPS_PREFIX', path: 'kubernetes.groupsPrefix', kind: 'string' },

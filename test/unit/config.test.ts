@@ -94,6 +94,14 @@ describe('config loader', () => {
     assert.equal((await loadConfig({ env: { UNIXID_WEBHOOK_PORT: '9443', UNIXID_WEBHOOK_HOST: '10.0.0.1' } })).kubernetes.webhook.host, '10.0.0.1');
   });
 
+  it('device-code poll interval: 5 s by default, 0 turns it off, never as long as a device code lives', async () => {
+    assert.equal((await loadConfig({ env: {} })).tokens.deviceCodePollIntervalSeconds, 5);
+    assert.equal((await loadConfig({ env: { UNIXID_DEVICE_POLL_INTERVAL_SECONDS: '0' } })).tokens.deviceCodePollIntervalSeconds, 0);
+    await assert.rejects(loadConfig({ env: { UNIXID_DEVICE_POLL_INTERVAL_SECONDS: '-1' } }), /tokens\.deviceCodePollIntervalSeconds/);
+    const file = await yamlFile('tokens:\n  deviceCodeSeconds: 30\n  deviceCodePollIntervalSeconds: 30\n');
+    await assert.rejects(loadConfig({ file, env: {} }), /tokens\.deviceCodePollIntervalSeconds: must be less than deviceCodeSeconds \(30\)/);
+  });
+
   it('refuses an issuer with a query, fragment or user info', async () => {
     for (const issuer of ['https://x.example/?a=1', 'https://x.example/#f', 'https://u:p@x.example']) {
       await assert.rejects(loadConfig({ env: { UNIXID_ISSUER: issuer } }), ConfigError, issuer);

@@ -26,5 +26,22 @@ export const tokensSchema = z
       .max(300)
       .default(10)
       .describe('How long a just-rotated refresh token may be used again (concurrent kubectl runs) before reuse revokes the grant.'),
+    deviceCodePollIntervalSeconds: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(5)
+      .describe(
+        'Device flow: the polling interval advertised with each device code and enforced per code (RFC 8628 slow_down; each one adds 5 s for that code). 0 advertises none and enforces none.',
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((tokens, ctx) => {
+    if (tokens.deviceCodePollIntervalSeconds >= tokens.deviceCodeSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deviceCodePollIntervalSeconds'],
+        message: `must be less than deviceCodeSeconds (${tokens.deviceCodeSeconds}): a client must be able to poll before its code expires`,
+      });
+    }
+  });
