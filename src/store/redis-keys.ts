@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The storage layout both adapters share. The memory adapter uses the same key names (without a
  * prefix) so that the two behave alike and one conformance suite can inspect either.
@@ -6,6 +8,9 @@
  *   <prefix>grant:<grantId>  set of record keys issued under a grant; TTL = its longest member
  *   <prefix>uid:<uid>        Session.uid -> session id
  *   <prefix>userCode:<code>  DeviceCode.userCode -> device code id
+ *
+ * Beside the adapter, the device-code poll gate (device-poll-gate.ts) keeps
+ *   <prefix>devicePoll:<sha256 of the device code, base64url>  "<last poll ms> <interval ms>"
  */
 
 /** Models whose records join their grant's member set, so that revoking the grant removes them. */
@@ -40,6 +45,14 @@ export function uidKey(prefix: string, uid: string): string {
 /** Key of the userCode index entry. */
 export function userCodeKey(prefix: string, userCode: string): string {
   return `${prefix}userCode:${userCode}`;
+}
+
+/**
+ * Key of the poll record of a device code. The code is a bearer secret until it is redeemed, so
+ * only its SHA-256 appears in the key. Never throws.
+ */
+export function devicePollKey(prefix: string, deviceCode: string): string {
+  return `${prefix}devicePoll:${createHash('sha256').update(deviceCode, 'utf8').digest('base64url')}`;
 }
 
 /**
