@@ -23,6 +23,8 @@ export interface Metrics {
   throttled(scope: ThrottleScope): void;
   /** unixid_tokens_issued_total{grant_type} */
   tokensIssued(grantType: string): void;
+  /** unixid_device_poll_slow_downs_total: device-code polls answered slow_down (sooner than the code's interval). */
+  devicePollSlowDown(): void;
   /** unixid_backend_duration_seconds{kind,result} */
   observeBackend(kind: BackendKind, seconds: number, ok: boolean): void;
   /** unixid_http_request_duration_seconds{route,method,status}, route being a fixed group, never the raw path. */
@@ -153,6 +155,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['grant_type'] as const,
     registers: [registry],
   });
+  const slowDowns = new Counter({
+    name: `${prefix}device_poll_slow_downs_total`,
+    help: 'Device-code polls of the token endpoint answered slow_down: sooner than the interval of their device code.',
+    registers: [registry],
+  });
   const backendDuration = new Histogram({
     name: `${prefix}backend_duration_seconds`,
     help: 'Duration of calls to PAM, LDAP, NSS and Redis.',
@@ -194,6 +201,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     authorization: (decision) => authorizations.inc({ decision: clampLabel(decision) }),
     throttled: (scope) => throttles.inc({ scope }),
     tokensIssued: (grantType) => issued.inc({ grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other' }),
+    devicePollSlowDown: () => slowDowns.inc(),
     observeBackend,
     observeHttp,
     httpMiddleware() {

@@ -44,6 +44,9 @@ describe('metrics', () => {
     m.throttled('ip');
     m.tokensIssued('refresh_token');
     m.tokensIssued('made-up grant with spaces');
+    assert.equal(await value(m, 'unixid_device_poll_slow_downs_total'), 0, 'starts at zero');
+    m.devicePollSlowDown();
+    m.devicePollSlowDown();
 
     assert.equal(await value(m, 'unixid_logins_total', { backend: 'pam', outcome: 'success' }), 2);
     assert.equal(await value(m, 'unixid_logins_total', { backend: 'ldap', outcome: 'failure' }), 1);
@@ -56,6 +59,7 @@ describe('metrics', () => {
     assert.equal(await value(m, 'unixid_login_throttled_total', { scope: 'username' }), 0);
     assert.equal(await value(m, 'unixid_tokens_issued_total', { grant_type: 'refresh_token' }), 1);
     assert.equal(await value(m, 'unixid_tokens_issued_total', { grant_type: 'other' }), 1, 'unknown grant types share one series');
+    assert.equal(await value(m, 'unixid_device_poll_slow_downs_total'), 2);
   });
 
   it('observes backend durations, including through time()', async () => {
