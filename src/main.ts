@@ -22,6 +22,7 @@ import { createMetrics, metricsRoutes } from './observability/metrics.js';
 import { createSecurityEvents } from './observability/security-events.js';
 import { createAccountStore } from './oidc/account-store.js';
 import { logProviderEvents } from './oidc/events.js';
+import { enforceDevicePollInterval } from './oidc/device-poll-interval.js';
 import { createAccountResolver } from './oidc/find-account.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
 import { registerPasswordGrant } from './oidc/password-grant.js';
@@ -33,6 +34,7 @@ import { withStoreErrors } from './oidc/store-errors.js';
 import { packageRoot } from './paths.js';
 import { createListener, listenerTlsOf } from './server/listen.js';
 import { createStore } from './store/create-store.js';
+import { createMemoryDevicePollGate, createRedisDevicePollGate, type DevicePollGate } from './store/device-poll-gate.js';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './store/login-throttle.js';
 import { healthRoutes } from './web/health.js';
 import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
@@ -122,6 +124,14 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const inFlight = createInFlightLimit({ max: config.throttle.maxInFlightPerAddress, allowList: config.throttle.allowList });
   const passwords: PasswordCheckDeps = { backend, logger, onLogin: events.login, minResponseMs: config.throttle.minResponseMs, fingerprint, inFlight, ...(gate ? { gate } : {}) };
 
+  // One gate for every provider instance, so a key rotation keeps the polls already recorded (memory store).
+  const pollInterval = config.tokens.deviceCodePollIntervalSeconds;
+  let devicePolls: DevicePollGate | undefined;
+  if (pollInterval > 0) {
+    const polling = { intervalSeconds: pollInterval, codeLifetimeSeconds: config.tokens.deviceCodeSeconds };
+    devicePolls = store.redis ? createRedisDevicePollGate(store.redis, { ...polling, keyPrefix: config.store.keyPrefix }) : createMemoryDevicePollGate(polling);
+  }
+
   const renderer = createRenderer({ viewsDir: join(packageRoot(), 'views') });
   const revokeGrant = createGrantRevoker(Adapter);
   /** One provider instance for a set of signing keys, with everything unixid hangs on it. */
@@ -130,6 +140,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     logProviderEvents(provider, logger, events.tokensIssued);
     revokeGrantsOnLogout(provider, revokeGrant, logger, events.logout);
     if (config.kubernetes.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
+    if (devicePolls) enforceDevicePollInterval({ provider, gate: devicePolls, intervalSeconds: pollInterval, logger, onSlowDown: metrics.devicePollSlowDown });
     return provider;
   };
   const provider = createProviderRef(buildProvider(keyRing.current().signing));

@@ -7,6 +7,9 @@ import { freePort, waitFor } from './ports.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** tokens.deviceCodePollIntervalSeconds of every unixid the harness starts (UNIXID_* in `env` overrides it). */
+export const TEST_DEVICE_POLL_INTERVAL_SECONDS = 1;
+
 export interface UnixidOptions {
   /** Scratch directory for the data dir, the config file and logs. */
   dir: string;
@@ -71,6 +74,9 @@ export async function startUnixid(options: UnixidOptions): Promise<UnixidProcess
     UNIXID_PORT: String(port),
     UNIXID_DATA_DIR: join(options.dir, 'data'),
     UNIXID_LOG_LEVEL: 'debug',
+    // A short device-code poll interval, still enforced: device flows poll every second (openid-client
+    // follows the advertised interval) instead of the default 5 s.
+    UNIXID_DEVICE_POLL_INTERVAL_SECONDS: String(TEST_DEVICE_POLL_INTERVAL_SECONDS),
     ...(options.redisUrl ? { UNIXID_REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };
