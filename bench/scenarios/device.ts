@@ -1,7 +1,9 @@
 // Device-code polling: kubelogin's device mode polls /token while the user has not approved yet.
 // Polled much faster than the advertised interval: what a misbehaving or many-terminal client costs
-// the server. Every answer must be authorization_pending or slow_down (oidc-provider 9 defines
-// slow_down but never sends it, so expect only pending: fast polling is not pushed back).
+// the server. unixid enforces the interval per device code (RFC 8628 slow_down): the first poll of
+// each code reaches the device grant (authorization_pending); every later one here comes sooner
+// than the code's interval, so nearly all answers are slow_down, given by the poll gate (the body
+// read and one Redis script) before the grant looks anything up. Every answer must be one of the two.
 import { measure } from '../measure.js';
 import { deviceCodes, devicePoll } from '../prepare.js';
 import { measuredColumns, outcomeNotes, redisNote, threadNote, type Row } from '../report.js';
