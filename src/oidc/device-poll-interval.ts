@@ -16,6 +16,8 @@ export interface DevicePollIntervalDeps {
   onSlowDown?: () => void;
 }
 
+const CLIENT_ID_SHAPE = /^[\w.:@/-]{1,100}$/;
+
 /** The koa context oidc-provider hands its middleware. */
 type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
 
@@ -26,13 +28,15 @@ type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
  * - before it routes: a urlencoded POST to the token endpoint is read with peekBody (the bytes are
  *   left for oidc-provider, which parses them itself); a device_code grant is shown to the gate,
  *   and a poll that came too soon is answered 400 slow_down there, without oidc-provider or the
- *   DeviceCode record being asked. Every other token request goes on untouched.
+ *   DeviceCode record being asked. Every other token request goes on as it came.
  * - after it answers: a successful device authorization response gets `interval`.
  *
  * Fails open: when the gate's store fails the poll goes through (the grant then answers from the
  * store, or fails as it would have) and a warning without the code is logged. The device code is
  * never logged. oidc-provider's router takes a path case-insensitively and with one trailing
- * slash, and so does this, or `POST /TOKEN/` would poll past the gate.
+ * slash, and so does this, or `POST /TOKEN/` would poll past the gate. Never throws at
+ * registration; a request it answers itself gets what oidc-provider would have said about an
+ * unreadable body (400 invalid_request) or 400 slow_down.
  */
 export function enforceDevicePollInterval(deps: DevicePollIntervalDeps): void {
   const { provider, gate, intervalSeconds, logger } = deps;
@@ -72,7 +76,9 @@ export function enforceDevicePollInterval(deps: DevicePollIntervalDeps): void {
     } catch {
       // A metrics hook must not turn a slow_down into an error.
     }
-    logger.debug({ reqId, clientId: typeof params.client_id === 'string' ? params.client_id : undefined, intervalSeconds: seconds }, 'device-code poll too soon: slow_down');
+    // client_id as the client sent it (not yet authenticated): logged only when it looks like one.
+    const clientId = typeof params.client_id === 'string' && CLIENT_ID_SHAPE.test(params.client_id) ? params.client_id : undefined;
+    logger.debug({ reqId, clientId, intervalSeconds: seconds }, 'device-code poll too soon: slow_down');
     answer(ctx, 'slow_down', `polling too fast: wait at least ${seconds} seconds between polls of this device code`);
     return true;
   }
