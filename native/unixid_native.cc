@@ -1,8 +1,8 @@
 // unixid's native binding: one PAM transaction (authenticate + account management) and NSS
-// lookups. Each export checks and copies its arguments on the JS thread, runs the blocking call on
-// a native thread of its own (no V8 isolate; not the libuv pool, which crypto and fs share and
-// which a 2 s PAM failure delay must never starve), and answers through a thread-safe function:
-// callback(err: string | null, value). How many run at once is src/native/worker-pool.ts's job.
+// lookups. Each export checks and copies its arguments on the JS thread, queues the blocking call
+// for the addon's own native threads (no V8 isolate; not the libuv pool, which crypto and fs share
+// and which a 2 s PAM failure delay must never starve), and answers through a thread-safe function:
+// callback(err: string | null, value). How many run at once is src/native/native-pool.ts's job.
 #include <napi.h>
 
 #include <grp.h>
@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -312,13 +315,16 @@ Napi::Value ToJs(Napi::Env env, const std::vector<std::string>& names) {
   return out;
 }
 
-// ---- From the call's thread back to the JS thread. ----
+// ---- From a pool thread back to the JS thread. ----
 
-// What a finished call hands to the JS thread: an error message or a value to convert there.
+// What a finished call hands to the JS thread: its callback, and an error message or a value to
+// convert there.
 struct Reply {
   virtual ~Reply() = default;
   virtual Napi::Value Value(Napi::Env env) const = 0;
   std::optional<std::string> error;
+  // Created and deleted on the JS thread only.
+  Napi::FunctionReference* callback = nullptr;
 };
 
 template <typename T>
@@ -328,12 +334,14 @@ struct ReplyOf final : Reply {
 };
 
 // Runs on the JS thread. A null env means Node is tearing the env down with this reply still
-// queued: free it and touch nothing else.
-void Deliver(Napi::Env env, Napi::Function callback, std::nullptr_t*, Reply* reply) {
+// queued: free the reply and touch nothing else (the callback's reference dies with the env).
+void Deliver(Napi::Env env, Napi::Function, std::nullptr_t*, Reply* reply) {
   std::unique_ptr<Reply> owned(reply);
-  if (env == nullptr || callback.IsEmpty()) return;
-  if (owned->error) callback.Call({Napi::String::New(env, *owned->error), env.Undefined()});
-  else callback.Call({env.Null(), owned->Value(env)});
+  if (env == nullptr) return;
+  std::unique_ptr<Napi::FunctionReference> callback(owned->callback);
+  if (!callback || callback->IsEmpty()) return;
+  if (owned->error) callback->Call({Napi::String::New(env, *owned->error), env.Undefined()});
+  else callback->Call({env.Null(), owned->Value(env)});
 }
 
 using Answer = Napi::TypedThreadSafeFunction<std::nullptr_t, Reply, Deliver>;
@@ -350,57 +358,118 @@ std::unique_ptr<Reply> ErrorReply(const char* message) noexcept {
   }
 }
 
-// Runs `execute` on the call's thread and packs its value or its error. Nothing may escape a
-// thread's function (std::terminate): out of memory, or anything a PAM module or NSS path throws,
-// becomes an error reply. Null only when no reply at all could be allocated.
-template <typename T, typename Execute>
-std::unique_ptr<Reply> Run(Execute& execute) noexcept {
-  try {
-    auto reply = std::make_unique<ReplyOf<T>>();
-    reply->value = execute();
-    return reply;
-  } catch (const std::exception& e) {
-    return ErrorReply<T>(e.what());
-  } catch (...) {
-    return ErrorReply<T>("unknown exception in native call");
-  }
-}
-
-// Whether an env still takes replies. Its cleanup hook shuts it when the env goes (process exit,
-// a worker_threads Worker ending): Node frees the thread-safe functions right after, while a call
-// may still be blocked (NSS behind a dead SSSD). A thread finishing later frees its reply unsent.
-struct Gate {
-  std::mutex mutex;
-  bool open = true;
+// One queued call: what to run on a pool thread, and whom to answer.
+struct Job {
+  virtual ~Job() = default;
+  // Runs `execute` and packs its value or its error. Nothing may escape a thread's function
+  // (std::terminate): out of memory, or anything a PAM module or NSS path throws, becomes an error
+  // reply. Null only when no reply at all could be allocated.
+  virtual std::unique_ptr<Reply> Run() noexcept = 0;
+  Napi::FunctionReference* callback = nullptr;
 };
 
-// Start `execute` (returning T, throwing on failure) on a detached thread of its own
-// and answer `callback` with its result. One thread per call: the pool bounds how many run, and a
-// PAM or NSS call costs far more than starting a thread. The thread-safe function is unref'd so a
-// call that never returns cannot keep the process alive; the pool's timer keeps it alive while a
-// caller still waits.
 template <typename T, typename Execute>
-void Start(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate, size_t callback_index, const char* name, Execute execute) {
+struct JobOf final : Job {
+  explicit JobOf(Execute&& e) : execute(std::move(e)) {}
+  Execute execute;
+  std::unique_ptr<Reply> Run() noexcept override {
+    try {
+      auto reply = std::make_unique<ReplyOf<T>>();
+      reply->value = execute();
+      return reply;
+    } catch (const std::exception& e) {
+      return ErrorReply<T>(e.what());
+    } catch (...) {
+      return ErrorReply<T>("unknown exception in native call");
+    }
+  }
+};
+
+// The threads that run one env's calls. A call is queued and an idle thread takes it; a thread is
+// started only when none is idle, so the JS pool (src/native/native-pool.ts), which bounds how many
+// calls run at once, also bounds the threads, and a call blocked for good (NSS behind a dead SSSD)
+// holds one thread while the next call gets another. A thread idle for kIdleExit ends. Starting a
+// thread and a thread-safe function per call cost the JS thread ~60 µs each; a queued call costs a
+// lock and a wake-up. One thread-safe function carries every reply back; it is unref'd so that a
+// call that never returns cannot keep the process alive (the pool's timer keeps it alive while a
+// caller still waits).
+//
+// The env's cleanup hook closes the pool (process exit, a worker_threads Worker ending): Node frees
+// the thread-safe function right after, while a call may still be blocked. Idle threads end; a
+// thread finishing later frees its reply unsent and ends.
+struct Pool {
+  static constexpr std::chrono::seconds kIdleExit{30};
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::unique_ptr<Job>> queue;
+  size_t idle = 0;
+  bool open = true;
+  Answer answer;
+
+  void Serve(const std::shared_ptr<Pool>& self) {
+    std::thread([self]() { self->Work(); }).detach();
+  }
+
+  void Work() {
+    for (;;) {
+      std::unique_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        idle++;
+        bool woke = wake.wait_for(lock, kIdleExit, [this] { return !open || !queue.empty(); });
+        idle--;
+        if (!open || !woke) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+      }
+      std::unique_ptr<Reply> reply = job->Run();
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!open) return;
+      // No reply (out of memory): nothing to send; the pool's timeout answers the caller.
+      if (!reply) continue;
+      reply->callback = job->callback;
+      if (answer.NonBlockingCall(reply.get()) == napi_ok) reply.release();
+    }
+  }
+};
+
+// Queue `execute` (returning T, throwing on failure) on `pool` and answer `callback` with its result.
+template <typename T, typename Execute>
+void Start(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool, size_t callback_index, Execute execute) {
   Napi::Env env = info.Env();
   if (info.Length() <= callback_index || !info[callback_index].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
-  Answer answer = Answer::New(env, info[callback_index].As<Napi::Function>(), name, 0, 1);
-  answer.Unref(env);
-  try {
-    std::thread([answer, gate, execute = std::move(execute)]() mutable {
-      std::unique_ptr<Reply> reply = Run<T>(execute);
-      std::lock_guard<std::mutex> lock(gate->mutex);
-      if (!gate->open) return;
-      // No reply (out of memory): nothing to send, but the hold on the function still goes; the
-      // pool's timeout answers the caller.
-      napi_status status = reply ? answer.NonBlockingCall(reply.get()) : napi_generic_failure;
-      if (status == napi_ok) reply.release();
-      // napi_closing has already let go of this thread's hold on the function.
-      if (status != napi_closing) answer.Release();
-    }).detach();
-  } catch (const std::system_error& e) {
-    answer.Release();
-    throw Napi::Error::New(env, std::string("cannot start a thread: ") + e.what());
+  auto job = std::make_unique<JobOf<T, Execute>>(std::move(execute));
+  auto callback = std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[callback_index].As<Napi::Function>()));
+  job->callback = callback.get();
+  Job* queued = job.get();
+  bool start_thread;
+  {
+    std::lock_guard<std::mutex> lock(pool->mutex);
+    pool->queue.push_back(std::move(job));
+    start_thread = pool->queue.size() > pool->idle;
   }
+  if (start_thread) {
+    try {
+      pool->Serve(pool);
+    } catch (const std::system_error& e) {
+      // No thread to run it: take the call back out, unless a thread that went idle meanwhile has it.
+      std::unique_ptr<Job> refused;
+      {
+        std::lock_guard<std::mutex> lock(pool->mutex);
+        for (auto it = pool->queue.begin(); it != pool->queue.end(); ++it) {
+          if (it->get() == queued) {
+            refused = std::move(*it);
+            pool->queue.erase(it);
+            break;
+          }
+        }
+      }
+      if (refused) throw Napi::Error::New(env, std::string("cannot start a thread: ") + e.what());
+    }
+  }
+  // From here the reply owns the reference (Deliver deletes it on the JS thread).
+  callback.release();
+  pool->wake.notify_one();
 }
 
 std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t max) {
@@ -416,7 +485,7 @@ std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name
 
 // pamLoginAsync(service, username, password: Uint8Array, rhost, callback(err, outcome)).
 // The password bytes are copied before this returns; the caller zero-fills its own.
-void PamLoginAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+void PamLoginAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool) {
   Napi::Env env = info.Env();
   std::string service = StringArg(info, 0, "service", 255);
   std::string username = StringArg(info, 1, "username", kMaxUsername);
@@ -429,45 +498,46 @@ void PamLoginAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& 
   }
   std::string rhost = StringArg(info, 3, "rhost", 255);
   Secret password(pw.Data(), pw.ElementLength());
-  Start<PamOutcome>(info, gate, 4, "unixid.pamLogin",
-                    [service = std::move(service), username = std::move(username), password = std::move(password), rhost = std::move(rhost)]() mutable {
+  Start<PamOutcome>(info, pool, 4, [service = std::move(service), username = std::move(username), password = std::move(password), rhost = std::move(rhost)]() mutable {
                       return PamLogin(service, username, password, rhost);
                     });
 }
 
 // pamAccountAsync(service, username, rhost, callback(err, outcome)): the account phase only.
-void PamAccountAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+void PamAccountAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool) {
   std::string service = StringArg(info, 0, "service", 255);
   std::string username = StringArg(info, 1, "username", kMaxUsername);
   std::string rhost = StringArg(info, 2, "rhost", 255);
-  Start<PamOutcome>(info, gate, 3, "unixid.pamAccount",
-                    [service = std::move(service), username = std::move(username), rhost = std::move(rhost)]() {
+  Start<PamOutcome>(info, pool, 3, [service = std::move(service), username = std::move(username), rhost = std::move(rhost)]() {
                       return PamAccount(service, username, rhost);
                     });
 }
 
 // getUserAsync(name, callback(err, user | null)).
-void GetUserAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+void GetUserAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool) {
   std::string name = StringArg(info, 0, "name", kMaxUsername);
-  Start<std::optional<NssUser>>(info, gate, 1, "unixid.getUser", [name = std::move(name)]() { return LookUpUser(name); });
+  Start<std::optional<NssUser>>(info, pool, 1, [name = std::move(name)]() { return LookUpUser(name); });
 }
 
 // getGroupsAsync(name, gid, callback(err, names[])).
-void GetGroupsAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Gate>& gate) {
+void GetGroupsAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool) {
   std::string name = StringArg(info, 0, "name", kMaxUsername);
   if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "gid must be a number");
   gid_t gid = static_cast<gid_t>(info[1].As<Napi::Number>().Int64Value());
-  Start<std::vector<std::string>>(info, gate, 2, "unixid.getGroups", [name = std::move(name), gid]() { return LookUpGroups(name, gid); });
+  Start<std::vector<std::string>>(info, pool, 2, [name = std::move(name), gid]() { return LookUpGroups(name, gid); });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto gate = std::make_shared<Gate>();
-  env.AddCleanupHook([gate]() {
-    std::lock_guard<std::mutex> lock(gate->mutex);
-    gate->open = false;
+  auto pool = std::make_shared<Pool>();
+  pool->answer = Answer::New(env, "unixid.native", 0, 1);
+  pool->answer.Unref(env);
+  env.AddCleanupHook([pool]() {
+    std::lock_guard<std::mutex> lock(pool->mutex);
+    pool->open = false;
+    pool->wake.notify_all();
   });
-  auto add = [&](const char* name, void (*fn)(const Napi::CallbackInfo&, const std::shared_ptr<Gate>&)) {
-    exports.Set(name, Napi::Function::New(env, [gate, fn](const Napi::CallbackInfo& info) { fn(info, gate); }, name));
+  auto add = [&](const char* name, void (*fn)(const Napi::CallbackInfo&, const std::shared_ptr<Pool>&)) {
+    exports.Set(name, Napi::Function::New(env, [pool, fn](const Napi::CallbackInfo& info) { fn(info, pool); }, name));
   };
   add("pamLoginAsync", PamLoginAsync);
   add("pamAccountAsync", PamAccountAsync);
