@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { accessLog } from './web/access-log.js';
 import { errorHandler } from './web/error-handler.js';
 import { requestContext } from './web/request-context.js';
+import type { TrustProxy } from './web/client-ip.js';
 import type { Renderer } from './web/render.js';
 import { securityHeaders } from './web/security-headers.js';
 
@@ -12,7 +13,8 @@ export interface AppDeps {
   provider: ProviderRef;
   renderer: Renderer;
   logger: Logger;
-  trustProxy: boolean | number | string;
+  /** server.trustProxy as one trust function, shared with everything else that asks for the client address. */
+  trustProxy: TrustProxy;
   hsts: boolean;
   /** Routers mounted before the provider, in order (health, interactions, Kubernetes webhooks, home page). */
   routers: Array<Router | RequestHandler>;

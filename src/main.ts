@@ -15,6 +15,7 @@ import type { PrivateJwk } from './keys/jwk.js';
 import { createKeyRing, keyRingConfig } from './keys/create-key-ring.js';
 import { loadCookieKeys } from './keys/load-keys.js';
 import { kubernetesRoutes } from './kubernetes/routes.js';
+import { clientIpOf, trustProxyOf } from './web/client-ip.js';
 import { createLogger } from './logging/logger.js';
 import { createAuditLog } from './observability/audit.js';
 import { instrumentAdapter, instrumentBackend, instrumentDirectory } from './observability/instrument.js';
@@ -106,7 +107,11 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const lifetime = longestGrantSeconds(config.tokens);
   const accounts = createAccountStore(Adapter);
   const revocations = createRevocationList(Adapter, lifetime);
+  // One answer to "who is the client" for express, the direct provider path, the password grant and refresh.
+  const trustProxy = trustProxyOf(config.server.trustProxy);
+  const clientIp = clientIpOf(trustProxy);
   const resolver = createAccountResolver({
+    clientIp,
     accounts,
     revocations,
     backends: new Map([[backend.type, backend]]),
@@ -139,7 +144,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     const provider = createProvider({ config, adapter: Adapter, signingKeys, cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
     logProviderEvents(provider, logger, events.tokensIssued);
     revokeGrantsOnLogout(provider, revokeGrant, logger, events.logout);
-    if (config.kubernetes.passwordGrant) registerPasswordGrant({ provider, passwords, resolver });
+    if (config.kubernetes.passwordGrant) registerPasswordGrant({ provider, passwords, resolver, clientIp });
     if (devicePolls) enforceDevicePollInterval({ provider, gate: devicePolls, intervalSeconds: pollInterval, logger, onSlowDown: metrics.devicePollSlowDown });
     return provider;
   };
@@ -171,7 +176,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     provider,
     renderer,
     logger,
-    trustProxy: config.server.trustProxy,
+    trustProxy,
     hsts: config.issuer.startsWith('https:'),
     routers: [
       metrics.httpMiddleware(),

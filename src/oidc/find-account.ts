@@ -1,3 +1,4 @@
+import type { ClientIp } from '../web/client-ip.js';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { CredentialBackend } from '../backends/types.js';
@@ -23,6 +24,8 @@ export interface FindAccountDeps {
   now?: () => number;
   /** Called when a refresh is refused because the account changed (metrics/audit hook). */
   onRefreshDenied?: (subject: string, username: string, reason: string) => void;
+  /** The client address of a request (the refresh's PAM rhost), by server.trustProxy. */
+  clientIp: ClientIp;
 }
 
 /** What findAccount is asked about: a token or session, its kind, its grant and when it was issued. */
@@ -96,7 +99,7 @@ export function createAccountResolver(deps: FindAccountDeps): AccountResolver {
     }
     let result;
     try {
-      result = await backend.refresh(ref, { remoteAddress: ctx.ip, requestId: String(ctx.get('x-request-id') || '') || undefined });
+      result = await backend.refresh(ref, { remoteAddress: deps.clientIp(ctx.req), requestId: String(ctx.get('x-request-id') || '') || undefined });
     } catch (err) {
       const detail = err instanceof UnixidError ? err.detail ?? err.message : (err as Error).message;
       deps.logger.warn({ sub, username: ref.username, backend: ref.backend, kind, err: detail }, 'account re-check could not be done');

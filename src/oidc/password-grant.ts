@@ -2,12 +2,15 @@ import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
 import { abandonSignal, checkPassword, type PasswordCheckDeps } from '../web/password-check.js';
 import type { AccountResolver } from './find-account.js';
 import { temporarilyUnavailable } from './store-errors.js';
+import type { ClientIp } from '../web/client-ip.js';
 
 export interface PasswordGrantDeps {
   provider: Provider;
   /** The throttled path to the credential backend, shared with the login form. */
   passwords: PasswordCheckDeps;
   resolver: AccountResolver;
+  /** The client address, by server.trustProxy (never koa's ctx.ip, which believes any X-Forwarded-For). */
+  clientIp: ClientIp;
 }
 
 export const PASSWORD_GRANT = 'password';
@@ -38,7 +41,7 @@ export function registerPasswordGrant(deps: PasswordGrantDeps): void {
     // The id unixid gave this request (and sent back in X-Request-Id); oidc-provider's context only
     // has the incoming headers, which carry it only when the client chose one.
     const reqId = (ctx.res as unknown as { locals?: { requestId?: string } }).locals?.requestId ?? (ctx.get('x-request-id') || undefined);
-    const check = await checkPassword(deps.passwords, { username, password, ip: ctx.ip, clientId: client.clientId, via: 'password_grant', ...(reqId ? { requestId: reqId } : {}), signal: abandonSignal(ctx.res) });
+    const check = await checkPassword(deps.passwords, { username, password, ip: deps.clientIp(ctx.req), clientId: client.clientId, via: 'password_grant', ...(reqId ? { requestId: reqId } : {}), signal: abandonSignal(ctx.res) });
     if (!check.ok) {
       if (check.kind === 'throttled') {
         ctx.set('Retry-After', String(check.retryAfterSeconds));

@@ -255,6 +255,21 @@ describe('login throttle end to end: two replicas, one Redis, every password pat
     assert.equal((await basicToken(b, alice.name, alice.password, ip)).status, 200, 'lifted on B too');
   });
 
+  it('password grant: a client cannot pick its own address by prepending to X-Forwarded-For; the one the trusted proxy saw is banned', async () => {
+    // The loopback proxy appends the address it saw; whatever the client sent comes before it.
+    const seen = '203.0.113.9';
+    for (let i = 0; i < 20; i++) {
+      const res = await passwordGrant(i % 2 ? a : b, `grant-spray-${i}`, 'Winter2026!', `198.18.${i}.1, ${seen}`);
+      assert.equal(res.status, 400, `spray ${i}`);
+    }
+    const banned = await passwordGrant(a, alice.name, alice.password, `198.18.99.1, ${seen}`);
+    throttled++;
+    assert.equal(banned.status, 429, 'the address the proxy saw is banned, whatever the client put before it');
+    assert.equal((await passwordGrant(b, alice.name, alice.password, `${seen}, 203.0.113.10`)).status, 200, 'a client the proxy saw elsewhere is not');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, 'unban', seen, '--redis-url', redis.url], { timeout: 30_000 });
+    assert.match(stdout, /^unbanned address 203\.0\.113\.9/);
+  });
+
   it('the audit file has login.throttled events (bans and refused attempts), and the replicas are healthy', async () => {
     await assertAlive(a);
     await assertAlive(b);
