@@ -16,6 +16,7 @@ import { createKeyRing, keyRingConfig } from './keys/create-key-ring.js';
 import { loadCookieKeys } from './keys/load-keys.js';
 import { kubernetesRoutes } from './kubernetes/routes.js';
 import { clientIpOf, trustProxyOf } from './web/client-ip.js';
+import { providerDirect } from './web/provider-direct.js';
 import { createLogger } from './logging/logger.js';
 import { createAuditLog } from './observability/audit.js';
 import { instrumentAdapter, instrumentBackend, instrumentDirectory } from './observability/instrument.js';
@@ -205,11 +206,30 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     onServed: metrics.observeHttp,
   });
 
+  const kubeRoutes = config.kubernetes;
+  const direct = providerDirect({
+    provider,
+    authorizationPath: provider.current.pathFor('authorization', { mountPath: '' }),
+    tokenPath: provider.current.pathFor('token', { mountPath: '' }),
+    reserved: [
+      ...(kubeRoutes.webhook.enabled ? [{ path: kubeRoutes.webhook.path }] : []),
+      ...(kubeRoutes.authorization.enabled ? [{ path: kubeRoutes.authorization.path }] : []),
+      ...(kubeRoutes.basicAuthToken.enabled ? [{ path: kubeRoutes.basicAuthToken.path, method: 'GET' }] : []),
+      ...(config.observability.metrics.enabled ? [{ path: config.observability.metrics.path }] : []),
+    ],
+    hsts: config.issuer.startsWith('https:'),
+    logger,
+    clientIp,
+    observe: metrics.observeWhenDone,
+  });
+
   const listener = createListener(
     { logger, tls: listenerTlsOf(config.server.tls) },
     (req, res) => {
       if (kube.fastPath?.(req, res)) return;
-      wellKnown(req, res, () => app(req, res));
+      wellKnown(req, res, () => {
+        if (!direct(req, res)) app(req, res);
+      });
     },
   );
   const { server } = listener;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
@@ -29,6 +30,8 @@ export interface Metrics {
   observeBackend(kind: BackendKind, seconds: number, ok: boolean): void;
   /** unixid_http_request_duration_seconds{route,method,status}, route being a fixed group, never the raw path. */
   httpMiddleware(): RequestHandler;
+  /** The same for a request answered before express (recorded when it finishes, or 499 when the client left first). */
+  observeWhenDone(req: IncomingMessage, res: ServerResponse): void;
   /** Record one answer in the same series, for requests answered outside express; `path` as received (grouped here). */
   observeHttp(path: string, method: string, status: number | string, seconds: number): void;
   /** Run fn and observe its duration as ok or error; resolves or rejects exactly as fn does. */
@@ -192,6 +195,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     httpDuration.observe({ route: routeGroup(path, extraRoutes), method: METHODS.has(method) ? method : 'OTHER', status: String(status) }, seconds);
   };
 
+  const observeWhenDone = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    // The route is taken from the path as received, before any router rewrites req.url.
+    const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl || req.url || '';
+    let done = false;
+    const record = (): void => {
+      if (done) return;
+      done = true;
+      // A client that hung up before the answer was sent is counted as status 499 (nginx's convention).
+      observeHttp(path, req.method ?? 'GET', res.writableFinished ? res.statusCode : 499, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    res.once('finish', record);
+    res.once('close', record);
+  };
+
   return {
     registry,
     login: (backend, outcome) => logins.inc({ backend: clampLabel(backend), outcome }),
@@ -204,20 +222,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     devicePollSlowDown: () => slowDowns.inc(),
     observeBackend,
     observeHttp,
+    observeWhenDone,
     httpMiddleware() {
       return (req: Request, res: Response, next: NextFunction): void => {
-        const started = process.hrtime.bigint();
-        // The route is taken from the path as received, before any router rewrites req.url.
-        const path = req.originalUrl || req.url;
-        let done = false;
-        const record = (): void => {
-          if (done) return;
-          done = true;
-          // A client that hung up before the answer was sent is counted as status 499 (nginx's convention).
-          observeHttp(path, req.method, res.writableFinished ? res.statusCode : 499, Number(process.hrtime.bigint() - started) / 1e9);
-        };
-        res.once('finish', record);
-        res.once('close', record);
+        observeWhenDone(req, res);
         next();
       };
     },
