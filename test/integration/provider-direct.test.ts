@@ -1,0 +1,106 @@
+// oidc-provider's authorization, resume and token endpoints are served before express. Checked on a
+// real `unixid serve` with real PAM and Redis: a whole kubelogin login goes through them; each of
+// their answers still has what express gives every answer (X-Request-Id, kept when sane, the page
+// policy and security headers, one access log line without the query, the HTTP metrics); and the
+// basic-auth endpoint that shares the token path (GET /token) is still unixid's own.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type * as oidc from 'openid-client';
+import { Browser } from '../harness/http-client.js';
+import { KUBERNETES_CLIENT_YAML, kubeloginClient, kubeloginLogin } from '../harness/oidc-flows.js';
+import { startRedis, type RedisServer } from '../harness/redis.js';
+import { tempDir } from '../harness/tmp.js';
+import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
+import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
+
+const alice = USERS.find((u) => u.name === 'alice')!;
+
+describe('provider endpoints served before express', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let redis: RedisServer;
+  let server: UnixidProcess;
+  let config: oidc.Configuration;
+
+  before(async () => {
+    tmp = await tempDir('provider-direct');
+    redis = await startRedis();
+    const accounts = await createUnixAccounts(tmp.dir);
+    server = await startUnixid({
+      dir: tmp.dir,
+      redisUrl: redis.url,
+      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
+      configYaml: ['kubernetes:', '  passwordGrant: true', '  basicAuthToken:', '    enabled: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
+    });
+    config = await kubeloginClient(server.issuer);
+  });
+
+  after(async () => {
+    await server?.stop();
+    await redis?.dispose();
+    await tmp?.remove();
+  });
+
+  /** The access log line of one request id (pino writes asynchronously: wait for it). */
+  async function accessLine(reqId: string): Promise<Record<string, unknown>> {
+    await server.waitForLog(new RegExp(`"reqId":"${reqId}".*"msg":"request"`));
+    return server.logEntries().find((e) => e.reqId === reqId && e.msg === 'request')!;
+  }
+
+  function assertLockedDown(res: Response, what: string): void {
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/, `${what}: page policy`);
+    assert.match(csp, /script-src 'nonce-[A-Za-z0-9+/=]{24}'/, `${what}: a nonce of its own`);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY', what);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', what);
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer', what);
+    assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, `${what}: a request id`);
+  }
+
+  it('a kubelogin login goes through authorize, resume and the code exchange', async () => {
+    const { tokens } = await kubeloginLogin(config, new Browser(), alice.name, alice.password);
+    assert.ok(tokens.id_token && tokens.refresh_token);
+  });
+
+  it('authorize: a 303 to the login page with the security headers, a request id and an access line without the query', async () => {
+    const url = `${server.url}/auth?client_id=kubernetes&response_type=code&scope=openid&redirect_uri=http://localhost:8000&state=secret-state-value&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`;
+    const res = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    assert.equal(res.status, 303);
+    assert.match(res.headers.get('location') ?? '', /^\/interaction\//);
+    assertLockedDown(res, 'authorize');
+    const line = await accessLine(res.headers.get('x-request-id')!);
+    assert.deepEqual([line.method, line.path, line.status, line.ip], ['GET', '/auth', 303, '127.0.0.1']);
+    assert.ok(!JSON.stringify(line).includes('secret-state-value'), 'no query in the log');
+  });
+
+  it('resume of an unknown interaction: the error page, nonce in the page matching the header', async () => {
+    const res = await fetch(`${server.url}/auth/no-such-interaction`, { redirect: 'manual', headers: { accept: 'text/html' } });
+    assert.equal(res.status, 400);
+    assertLockedDown(res, 'resume');
+    const nonce = /'nonce-([^']+)'/.exec(res.headers.get('content-security-policy')!)![1]!;
+    assert.ok((await res.text()).includes(`nonce="${nonce}"`), 'the page uses the nonce its header allows');
+  });
+
+  it('token: a sane X-Request-Id is kept; a bad grant is a 400 with a reason; the answer is logged and counted', async () => {
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'trace-direct-1' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', redirect_uri: 'http://localhost:8000', code_verifier: 'v'.repeat(43), client_id: 'kubernetes' }),
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
+    assert.equal(res.headers.get('x-request-id'), 'trace-direct-1');
+    const line = await accessLine('trace-direct-1');
+    assert.deepEqual([line.method, line.path, line.status], ['POST', '/token', 400]);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /unixid_http_request_duration_seconds_count\{[^}]*method="POST"[^}]*status="400"[^}]*\} [1-9]/, 'the 400 is in the HTTP metrics');
+  });
+
+  it('GET /token is still the basic-auth endpoint (unixid\'s own route on the same path)', async () => {
+    const asked = await fetch(`${server.url}/token`);
+    assert.equal(asked.status, 401);
+    assert.match(asked.headers.get('www-authenticate') ?? '', /^Basic /);
+    const res = await fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${alice.name}:${alice.password}`).toString('base64')}` } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+});
