@@ -1,5 +1,5 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { GRANT_MEMBER_MODELS, UID_INDEXED_MODEL, grantKey, recordKey, ttlMillis, uidKey, userCodeKey } from './redis-keys.js';
+import { GRANT_MEMBER_MODELS, UID_INDEXED_MODEL, USER_CODE_INDEXED_MODEL, grantKey, hasIndexEntries, recordKey, ttlMillis, uidKey, userCodeKey } from './redis-keys.js';
 
 export interface MemoryAdapterOptions {
   /** Clock in epoch milliseconds (tests move it forward). Default Date.now. */
@@ -98,7 +98,7 @@ export function createMemoryAdapterClass(options: MemoryAdapterOptions = {}): Me
       if (this.#model === UID_INDEXED_MODEL && typeof payload.uid === 'string') {
         indexes.set(uidKey('', payload.uid), { id, expiresAt });
       }
-      if (typeof payload.userCode === 'string') {
+      if (this.#model === USER_CODE_INDEXED_MODEL && typeof payload.userCode === 'string') {
         indexes.set(userCodeKey('', payload.userCode), { id, expiresAt });
       }
       if (GRANT_MEMBER_MODELS.has(this.#model) && typeof payload.grantId === 'string') {
@@ -143,10 +143,11 @@ export function createMemoryAdapterClass(options: MemoryAdapterOptions = {}): Me
       const key = recordKey('', this.#model, id);
       const entry = live(records, key);
       records.delete(key);
-      if (!entry) return;
+      // As on Redis: a model without index entries is only its record.
+      if (!entry || !hasIndexEntries(this.#model)) return;
       const payload = JSON.parse(entry.json) as AdapterPayload;
       if (this.#model === UID_INDEXED_MODEL && typeof payload.uid === 'string') removeIndexIfPointsTo(uidKey('', payload.uid), id);
-      if (typeof payload.userCode === 'string') removeIndexIfPointsTo(userCodeKey('', payload.userCode), id);
+      if (this.#model === USER_CODE_INDEXED_MODEL && typeof payload.userCode === 'string') removeIndexIfPointsTo(userCodeKey('', payload.userCode), id);
       if (GRANT_MEMBER_MODELS.has(this.#model) && typeof payload.grantId === 'string') {
         const gKey = grantKey('', payload.grantId);
         const grant = live(grants, gKey);

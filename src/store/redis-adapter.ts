@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { GRANT_MEMBER_MODELS, UID_INDEXED_MODEL, grantKey, recordKey, ttlMillis, uidKey, userCodeKey } from './redis-keys.js';
+import { GRANT_MEMBER_MODELS, UID_INDEXED_MODEL, USER_CODE_INDEXED_MODEL, grantKey, hasIndexEntries, recordKey, ttlMillis, uidKey, userCodeKey } from './redis-keys.js';
 
 /*
  * Every record is a hash { payload: <JSON>, consumed?: <epoch seconds> } rather than a JSON string,
@@ -118,7 +118,7 @@ export function createRedisAdapterClass(redis: Redis | Cluster, keyPrefix: strin
         const uid = payload.uid;
         ops.push((c) => c.call('SET', uidKey(keyPrefix, uid), id, 'PX', ttl));
       }
-      if (typeof payload.userCode === 'string') {
+      if (this.#model === USER_CODE_INDEXED_MODEL && typeof payload.userCode === 'string') {
         const userCode = payload.userCode;
         ops.push((c) => c.call('SET', userCodeKey(keyPrefix, userCode), id, 'PX', ttl));
       }
@@ -167,13 +167,19 @@ export function createRedisAdapterClass(redis: Redis | Cluster, keyPrefix: strin
 
     async destroy(id: string): Promise<void> {
       const key = this.#key(id);
+      // A record without index entries is only its key: one UNLINK, no read of the payload first
+      // (the resume step destroys every Interaction this way).
+      if (!hasIndexEntries(this.#model)) {
+        await redis.unlink(key);
+        return;
+      }
       const json = await redis.hget(key, 'payload');
       const ops: Op[] = [(c) => c.call('UNLINK', key)];
       if (json !== null) {
         const payload = JSON.parse(json) as AdapterPayload;
         const { uid, userCode, grantId } = payload;
         if (this.#model === UID_INDEXED_MODEL && typeof uid === 'string') ops.push((c) => c.unixidDelIfEquals(uidKey(keyPrefix, uid), id));
-        if (typeof userCode === 'string') ops.push((c) => c.unixidDelIfEquals(userCodeKey(keyPrefix, userCode), id));
+        if (this.#model === USER_CODE_INDEXED_MODEL && typeof userCode === 'string') ops.push((c) => c.unixidDelIfEquals(userCodeKey(keyPrefix, userCode), id));
         if (GRANT_MEMBER_MODELS.has(this.#model) && typeof grantId === 'string') ops.push((c) => c.call('SREM', grantKey(keyPrefix, grantId), key));
       }
       await run(ops);

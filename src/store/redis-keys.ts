@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
  *   <prefix>uid:<uid>        Session.uid -> session id
  *   <prefix>userCode:<code>  DeviceCode.userCode -> device code id
  *
+ * Only Session, DeviceCode and the GRANT_MEMBER_MODELS have index entries (see hasIndexEntries).
+ *
  * Beside the adapter, the device-code poll gate (device-poll-gate.ts) keeps
  *   <prefix>devicePoll:<sha256 of the device code, base64url>  "<last poll ms> <interval ms>"
  */
@@ -26,6 +28,18 @@ export const GRANT_MEMBER_MODELS: ReadonlySet<string> = new Set([
 
 /** Only sessions are looked up by uid; other models (Interaction, Account) may carry an unrelated `uid`. */
 export const UID_INDEXED_MODEL = 'Session';
+
+/** Only device codes are looked up by userCode (oidc-provider's one findByUserCode caller). */
+export const USER_CODE_INDEXED_MODEL = 'DeviceCode';
+
+/**
+ * Whether records of `model` can have index entries (uid, userCode, grant membership). Records of
+ * any other model (Interaction, Grant, Account, ...) are only their own key, so destroying one
+ * needs no read of its payload first.
+ */
+export function hasIndexEntries(model: string): boolean {
+  return model === UID_INDEXED_MODEL || model === USER_CODE_INDEXED_MODEL || GRANT_MEMBER_MODELS.has(model);
+}
 
 /** Key of one record of `model`. */
 export function recordKey(prefix: string, model: string, id: string): string {

@@ -213,6 +213,27 @@ export function adapterConformance(name: string, makeTarget: () => Promise<Confo
       assert.equal(await keyNamed(`${t.prefix}userCode:${code2}`), undefined);
     });
 
+    it('only device codes are indexed by userCode', async () => {
+      const code = `UC-${id()}`;
+      for (const model of MODELS.filter((m) => m !== 'DeviceCode')) await new t.Adapter(model).upsert(id(), p({ userCode: code }), HOUR);
+      assert.equal(await new t.Adapter('DeviceCode').findByUserCode(code), undefined);
+      assert.equal(await keyNamed(`${t.prefix}userCode:${code}`), undefined);
+    });
+
+    it('destroying a record of a model without index entries leaves nothing of it behind', async () => {
+      for (const model of ['Interaction', 'Grant', 'Account', 'ReplayDetection', 'PushedAuthorizationRequest']) {
+        const [rid, uid, userCode, g] = [id(), id(), `UC-${id()}`, id()];
+        const a = new t.Adapter(model);
+        // Fields that index a record of another model (uid, userCode, grantId) index nothing here.
+        await a.upsert(rid, p({ uid, userCode, grantId: g, accountId: 'alice' }), HOUR);
+        const mention = async () => (await t.keys()).filter(({ key }) => [rid, uid, userCode, g].some((v) => key.includes(v))).map(({ key }) => key);
+        assert.deepEqual(await mention(), [keyOf(model, rid)], `${model}: only the record is written`);
+        await a.destroy(rid);
+        assert.equal(await a.find(rid), undefined, model);
+        assert.deepEqual(await mention(), [], `${model}: nothing left after destroy`);
+      }
+    });
+
     it('destroy removes a record; destroying an unknown id resolves', async () => {
       const a = new t.Adapter('Grant');
       const rid = id();

@@ -163,6 +163,31 @@ describe('redis store: durability and outages', () => {
     assert.equal(await new store.Adapter('RefreshToken').find(rt), undefined);
   });
 
+  it('destroying an Interaction is one command; a Session is read first to find its uid index entry', async () => {
+    const redis = store.redis!;
+    const [iid, sid, uid] = [randomUUID(), randomUUID(), randomUUID()];
+    await new store.Adapter('Interaction').upsert(iid, p({ returnTo: 'https://rp.example/cb' }), 60);
+    await new store.Adapter('Session').upsert(sid, p({ uid, accountId: 'alice' }), 60);
+    const sent: string[] = [];
+    const original = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+      sent.push(command.name);
+      return (original as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof redis.sendCommand;
+    try {
+      await new store.Adapter('Interaction').destroy(iid);
+      assert.deepEqual(sent, ['unlink']);
+      sent.length = 0;
+      await new store.Adapter('Session').destroy(sid);
+      assert.equal(sent[0], 'hget', `commands sent: ${sent.join(', ')}`);
+    } finally {
+      redis.sendCommand = original;
+    }
+    assert.equal(await new store.Adapter('Interaction').find(iid), undefined);
+    assert.equal(await new store.Adapter('Session').findByUid(uid), undefined);
+    assert.equal(await redis.exists(`${PREFIX}uid:${uid}`), 0);
+  });
+
   it('with Redis stopped, calls reject within seconds; the same client recovers after restart', async () => {
     const client = store.redis;
     const a = new store.Adapter('AccessToken');
