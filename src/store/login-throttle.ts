@@ -90,14 +90,15 @@ export function ipKeys(prefix: string, ip: string): ThrottleKeys {
   return { count: `${prefix}throttle:ip:${bucket}`, ban: `${prefix}throttle:ban:ip:${bucket}` };
 }
 
-// KEYS: ban markers. Returns the longest remaining ban in ms (0: none).
+// KEYS: the username's failure counter, then ban markers. Returns {longest remaining ban in ms
+// (0: none), whether the counter exists (0|1)}: a success needs no DEL when there was nothing to reset.
 const CHECK_LUA = `
   local longest = 0
-  for i = 1, #KEYS do
+  for i = 2, #KEYS do
     local ttl = redis.call('PTTL', KEYS[i])
     if ttl > longest then longest = ttl end
   end
-  return longest`;
+  return {longest, redis.call('EXISTS', KEYS[1])}`;
 
 // KEYS: count1, ban1[, count2, ban2]. ARGV: max, windowMs, banMs per pair.
 // Returns {failures, bannedNow (0|1)} per pair. The window is armed when the counter has no TTL
@@ -126,7 +127,7 @@ interface Subject {
 
 /** The scripts as ioredis commands (numkeys passed first, since the pair count varies). */
 interface ThrottleCommands {
-  unixidThrottleCheck(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  unixidThrottleCheck(numKeys: number, ...args: Array<string | number>): Promise<[number, number]>;
   unixidThrottleFailed(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
 }
 
@@ -166,9 +167,9 @@ export function createRedisLoginThrottle(redis: Redis, options: ThrottleOptions 
 
   return {
     async check(username, ip) {
-      const bans = subjects(username, ip).map((s) => s.keys.ban);
-      const ms = Number(await call('check', () => commands.unixidThrottleCheck(bans.length, ...bans)));
-      return ms > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) } : { allowed: true };
+      const keys = [usernameKeys(prefix, username).count, ...subjects(username, ip).map((s) => s.keys.ban)];
+      const [ms = 0, counted = 0] = (await call('check', () => commands.unixidThrottleCheck(keys.length, ...keys))).map(Number);
+      return ms > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) } : { allowed: true, counted: counted === 1 };
     },
 
     async failed(username, ip) {
@@ -254,7 +255,7 @@ export function createMemoryLoginThrottle(options: ThrottleOptions & { now?: () 
       const t = now();
       sweep(t);
       const ms = Math.max(0, ...subjects(username, ip).map((s) => banLeft(s.keys.ban, t)));
-      return ms > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) } : { allowed: true };
+      return ms > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) } : { allowed: true, counted: failuresOf(usernameKeys('', username).count, t) > 0 };
     },
 
     async failed(username, ip) {

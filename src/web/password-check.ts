@@ -97,6 +97,8 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
   const base: AttemptFields = { reqId: attempt.requestId, userFp, ip, clientId, backend: backend.type, via };
   const event = (outcome: LoginEvent['outcome'], reason?: string) => deps.onLogin?.({ userFp, clientId, ip, backend: backend.type, outcome, via, ...(reason ? { reason } : {}) });
 
+  // Whether a success has a failure count to reset (see LoginGate.check).
+  let counted = false;
   if (deps.gate) {
     let gate;
     try {
@@ -112,6 +114,7 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
       event('throttled');
       return { ok: false, kind: 'throttled', retryAfterSeconds: gate.retryAfterSeconds };
     }
+    counted = gate.counted;
   }
 
   const release = deps.inFlight ? deps.inFlight.acquire(ip) : () => {};
@@ -123,7 +126,7 @@ async function attemptLogin(deps: PasswordCheckDeps, attempt: Attempt): Promise<
     return { ok: false, kind: 'throttled', retryAfterSeconds: 1 };
   }
   try {
-    return await checkWithBackend(deps, attempt, base, event);
+    return await checkWithBackend(deps, attempt, base, event, counted);
   } finally {
     release();
   }
@@ -145,6 +148,7 @@ async function checkWithBackend(
   attempt: Attempt,
   base: AttemptFields,
   event: (outcome: LoginEvent['outcome'], reason?: string) => void,
+  counted: boolean,
 ): Promise<PasswordCheck> {
   const { backend, logger } = deps;
   const { username, ip, clientId, via } = attempt;
@@ -177,7 +181,9 @@ async function checkWithBackend(
     deps.onLogin?.({ ...(account ? { username } : {}), userFp, clientId, ip, backend: backend.type, outcome: 'failure', via, reason });
     return { ok: false, kind: 'refused', message: loginFailureMessage(reason) };
   }
-  await deps.gate?.succeeded(username, ip).catch((err: Error) => logger.error({ ...base, username, err: err.message }, 'could not reset the login counter'));
+  // No failures were counted when the gate was asked: nothing to reset, so no round trip. (A
+  // failure counted meanwhile, by a guesser racing this login, is then kept: the stricter outcome.)
+  if (counted) await deps.gate?.succeeded(username, ip).catch((err: Error) => logger.error({ ...base, username, err: err.message }, 'could not reset the login counter'));
   const { identity } = result;
   logger.info({ ...base, username: identity.username, sub: identity.subject, backend: identity.backend, groups: identity.groups.length }, 'login succeeded');
   deps.onLogin?.({ username: identity.username, userFp, clientId, ip, backend: identity.backend, outcome: 'success', via });

@@ -31,7 +31,7 @@ async function failTimes(t: LoginThrottle, n: number, username: string, ip: stri
 }
 
 async function assertAllowed(t: LoginThrottle, username: string, ip: string, why: string): Promise<void> {
-  assert.deepEqual(await t.check(username, ip), { allowed: true }, why);
+  assert.equal((await t.check(username, ip)).allowed, true, why);
 }
 
 async function assertBanned(t: LoginThrottle, username: string, ip: string, why: string): Promise<number> {
@@ -105,6 +105,21 @@ export function throttleConformance(name: string, makeTarget: () => Promise<Thro
       await failTimes(t, 2, name, ip);
       await assertAllowed(t, name, ip, '2 failures, a success, 2 failures');
       assert.equal((await t.status({ ip })).failures, 4, 'the address keeps every failure');
+    });
+
+    it('check reports whether the username has failures counted (any spelling), so a success without any need not reset', async () => {
+      const t = target.create({ username: limit(3, 1, 60), ip: SLOW });
+      const [name, ip] = [user(), ipv4()];
+      assert.deepEqual(await t.check(name, ip), { allowed: true, counted: false }, 'never seen');
+      await t.failed(user(), ip);
+      assert.deepEqual(await t.check(name, ip), { allowed: true, counted: false }, "another username's failure from this address");
+      await t.failed(name.toUpperCase(), ipv4());
+      assert.deepEqual(await t.check(fullwidth(name), ip), { allowed: true, counted: true }, 'one failure, from anywhere, any spelling');
+      await t.succeeded(name, ip);
+      assert.deepEqual(await t.check(name, ip), { allowed: true, counted: false }, 'reset by a success');
+      await t.failed(name, ip);
+      await target.advance(PAST_ONE_SECOND);
+      assert.deepEqual(await t.check(name, ip), { allowed: true, counted: false }, 'the window has passed');
     });
 
     it('spraying many usernames from one address bans the address, independently of any username', async () => {

@@ -56,7 +56,7 @@ describe('unixid unban', () => {
     const first = await run(config, 'alice');
     assert.equal(first.code, 0, first.text);
     assert.match(first.text, /^unbanned user 'alice': the ban had (599|600) s left; 2 recent failures cleared\n$/);
-    assert.deepEqual(await throttle.check('alice', '198.51.100.1'), { allowed: true });
+    assert.deepEqual(await throttle.check('alice', '198.51.100.1'), { allowed: true, counted: false }, 'the ban and the counter are gone');
 
     const second = await run(config, 'alice');
     assert.equal(second.code, 1, second.text);
@@ -86,14 +86,14 @@ describe('unixid unban', () => {
     const v4 = await run(config, '203.0.113.9');
     assert.equal(v4.code, 0, v4.text);
     assert.match(v4.text, /^unbanned address 203\.0\.113\.9: /);
-    assert.deepEqual(await throttle.check('x3', '203.0.113.9'), { allowed: true });
+    assert.deepEqual(await throttle.check('x3', '203.0.113.9'), { allowed: true, counted: false });
 
     await throttle.failed('y1', '2001:db8:7:8::1');
     await throttle.failed('y2', '2001:db8:7:8::2');
     const v6 = await run(config, '2001:db8:7:8::99');
     assert.equal(v6.code, 0, v6.text);
     assert.match(v6.text, /^unbanned address 2001:db8:7:8::\/64 \(from 2001:db8:7:8::99\): /);
-    assert.deepEqual(await throttle.check('y3', '2001:db8:7:8::1'), { allowed: true });
+    assert.deepEqual(await throttle.check('y3', '2001:db8:7:8::1'), { allowed: true, counted: false });
 
     await throttle.failed('z1', '2001:db8:9:9::1');
     await throttle.failed('z2', '2001:db8:9:9::1');
