@@ -21,8 +21,12 @@ export function createAccountStore(Adapter: new (name: string) => Adapter): Acco
   return {
     async save(ref, ttlSeconds) {
       // Nested: a top-level `uid` would be taken for oidc-provider's interaction uid index.
-      await adapter.upsert(ref.subject, { account: { ...ref } } as unknown as AdapterPayload, ttlSeconds);
-      const known = ((await byName.find(ref.username)) as unknown as { subjects?: string[] } | undefined)?.subjects ?? [];
+      // The name's list is read while the account is written (two independent keys): one wait, not two.
+      const [, found] = await Promise.all([
+        adapter.upsert(ref.subject, { account: { ...ref } } as unknown as AdapterPayload, ttlSeconds),
+        byName.find(ref.username),
+      ]);
+      const known = (found as unknown as { subjects?: string[] } | undefined)?.subjects ?? [];
       const subjects = known.includes(ref.subject) ? known : [...known, ref.subject].slice(-16);
       await byName.upsert(ref.username, { subjects } as unknown as AdapterPayload, ttlSeconds);
     },
