@@ -1,9 +1,9 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import type { Provider } from 'oidc-provider';
 import type { ProviderRef } from '../oidc/provider-ref.js';
 import type { Logger } from 'pino';
 import { UnixidError } from '../errors.js';
 import type { AccountResolver } from '../oidc/find-account.js';
+import { finishInteraction, type Interaction } from './finish-interaction.js';
 import { GENERIC_LOGIN_FAILURE } from './login-messages.js';
 import { abandonSignal, checkPassword, type PasswordCheckDeps } from './password-check.js';
 import type { Renderer } from './render.js';
@@ -20,8 +20,6 @@ export interface InteractionDeps {
 }
 
 const MAX_FIELD = 4096 + 1024;
-
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 async function page(res: Response, renderer: Renderer, view: string, locals: Record<string, unknown>, status = 200): Promise<void> {
   const html = await renderer.render(view, { cspNonce: res.locals.cspNonce, requestId: res.locals.requestId, ...locals });
@@ -44,7 +42,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   }
 
   /** A grant holding everything the authorization request asked for (first-party clients only). */
-  async function impliedGrant(details: Details, accountId: string): Promise<string> {
+  async function impliedGrant(details: Interaction, accountId: string): Promise<string> {
     const provider = deps.provider.current;
     const clientId = String(details.params.client_id);
     const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
@@ -56,7 +54,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return g.save();
   }
 
-  async function showLogin(res: Response, details: Details, extra: { error?: string; username?: string }, status = 200) {
+  async function showLogin(res: Response, details: Interaction, extra: { error?: string; username?: string }, status = 200) {
     await page(
       res,
       renderer,
@@ -83,7 +81,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         const accountId = details.session?.accountId;
         if (accountId && deps.firstPartyClients.has(clientId)) {
           const grantId = await impliedGrant(details, accountId);
-          return await deps.provider.current.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+          return await finishInteraction(res, details, { consent: { grantId } }, { mergeWithLastSubmission: true });
         }
         const missing = details.prompt.details as { missingOIDCScope?: string[] };
         return await page(res, renderer, 'consent', {
@@ -129,7 +127,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await deps.resolver.rememberLogin(identity);
       const outcome: Record<string, unknown> = { login: { accountId: identity.subject, remember: true } };
       if (deps.firstPartyClients.has(clientId)) outcome.consent = { grantId: await impliedGrant(details, identity.subject) };
-      return await deps.provider.current.interactionFinished(req, res, outcome, { mergeWithLastSubmission: false });
+      return await finishInteraction(res, details, outcome, { mergeWithLastSubmission: false });
     } catch (err) {
       return next(err);
     }
@@ -142,10 +140,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (details.prompt.name !== 'consent' || !accountId) throw new UnixidError('BAD_REQUEST', 'consent posted out of order');
       const body = (req.body ?? {}) as Record<string, unknown>;
       if (body.decision !== 'allow') {
-        return await deps.provider.current.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user refused access' }, { mergeWithLastSubmission: false });
+        return await finishInteraction(res, details, { error: 'access_denied', error_description: 'the user refused access' }, { mergeWithLastSubmission: false });
       }
       const grantId = await impliedGrant(details, accountId);
-      return await deps.provider.current.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      return await finishInteraction(res, details, { consent: { grantId } }, { mergeWithLastSubmission: true });
     } catch (err) {
       next(err);
     }
