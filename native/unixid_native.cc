@@ -388,7 +388,7 @@ struct JobOf final : Job {
 // The threads that run one env's calls. A call is queued and an idle thread takes it; a thread is
 // started only when none is idle, so the JS pool (src/native/native-pool.ts), which bounds how many
 // calls run at once, also bounds the threads, and a call blocked for good (NSS behind a dead SSSD)
-// holds one thread while the next call gets another. A thread idle for kIdleExit ends. Starting a
+// holds one thread while the next call gets another. A thread idle for 30 s ends. Starting a
 // thread and a thread-safe function per call cost the JS thread ~60 µs each; a queued call costs a
 // lock and a wake-up. One thread-safe function carries every reply back; it is unref'd so that a
 // call that never returns cannot keep the process alive (the pool's timer keeps it alive while a
@@ -398,13 +398,23 @@ struct JobOf final : Job {
 // the thread-safe function right after, while a call may still be blocked. Idle threads end; a
 // thread finishing later frees its reply unsent and ends.
 struct Pool {
-  static constexpr std::chrono::seconds kIdleExit{30};
+  // kIdleExit, unless UNIXID_NATIVE_IDLE_EXIT_MS says otherwise (tests watch threads end).
+  static constexpr std::chrono::milliseconds kIdleExit{30000};
+  std::chrono::milliseconds idle_exit = IdleExitFromEnv();
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<std::unique_ptr<Job>> queue;
   size_t idle = 0;
   bool open = true;
   Answer answer;
+
+  static std::chrono::milliseconds IdleExitFromEnv() {
+    const char* text = std::getenv("UNIXID_NATIVE_IDLE_EXIT_MS");
+    if (text == nullptr || *text == '\0') return kIdleExit;
+    char* end = nullptr;
+    long ms = std::strtol(text, &end, 10);
+    return *end == '\0' && ms > 0 ? std::chrono::milliseconds(ms) : kIdleExit;
+  }
 
   void Serve(const std::shared_ptr<Pool>& self) {
     std::thread([self]() { self->Work(); }).detach();
@@ -416,7 +426,7 @@ struct Pool {
       {
         std::unique_lock<std::mutex> lock(mutex);
         idle++;
-        bool woke = wake.wait_for(lock, kIdleExit, [this] { return !open || !queue.empty(); });
+        bool woke = wake.wait_for(lock, idle_exit, [this] { return !open || !queue.empty(); });
         idle--;
         if (!open || !woke) return;
         job = std::move(queue.front());

@@ -81,9 +81,11 @@ describe('native thread pool', () => {
   });
 
   it('times a call out for the caller', async () => {
-    const tiny = createNativePool({ name: 'pam', threads: 1, maxQueue: 100, timeoutMs: 1 });
+    // The clock runs from the call's arrival, queue included: a call is tens of microseconds now, so
+    // enough of them that the last cannot all be answered within the millisecond.
+    const tiny = createNativePool({ name: 'pam', threads: 1, maxQueue: 2000, timeoutMs: 1 });
     try {
-      const many = await Promise.allSettled(Array.from({ length: 50 }, () => tiny.run({ op: 'getGroups', name: 'root', gid: 0 })));
+      const many = await Promise.allSettled(Array.from({ length: 2000 }, () => tiny.run({ op: 'getGroups', name: 'root', gid: 0 })));
       assert.ok(many.some((r) => r.status === 'rejected' && (r.reason as PoolError).kind === 'timeout'));
     } finally {
       await tiny.close();
@@ -91,23 +93,38 @@ describe('native thread pool', () => {
   });
 });
 
+// Idle native threads end after this long here (30 s by default), so the test can watch them go.
+process.env.UNIXID_NATIVE_IDLE_EXIT_MS = '200';
+
 describe('native thread pool lifecycle', () => {
   const osThreads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
 
-  it('runs each call on a native thread of its own and keeps no thread afterwards', async () => {
+  it('runs calls on the addon\'s own threads, reuses idle ones, and lets them end once idle', async () => {
     const pool = createNativePool({ name: 'nss', threads: 2, maxQueue: 10, timeoutMs: 5000 });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const settle = async (predicate: () => boolean) => {
+      for (let i = 0; i < 100 && !predicate(); i++) await sleep(20);
+    };
     try {
       await pool.run({ op: 'getUser', name: 'root' }); // the addon is loaded before counting
-      await new Promise((r) => setTimeout(r, 50));
-      const before = osThreads();
-      assert.equal(pool.stats().threads, 0, 'no thread before a call');
+      const loaded = osThreads();
+      await settle(() => osThreads() < loaded);
+      const idle = osThreads();
+      assert.equal(idle, loaded - 1, 'the first call\'s thread ended once idle');
+
       const calls = [pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' })];
       assert.deepEqual(pool.stats(), { running: 2, queued: 1, threads: 2, maxThreads: 2 });
       await Promise.all(calls);
       assert.equal(pool.stats().threads, 0);
-      // A call's thread ends right after handing over its answer.
-      for (let i = 0; i < 50 && osThreads() > before; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(osThreads(), before, 'no native thread left behind');
+      const started = osThreads() - idle;
+      assert.ok(started >= 1 && started <= 3, `a thread per call running at once, at most (${started})`);
+
+      // Idle threads take the next calls: none is started for them.
+      await Promise.all([pool.run({ op: 'getUser', name: 'root' }), pool.run({ op: 'getUser', name: 'root' })]);
+      assert.equal(osThreads() - idle, started, 'the idle threads were reused');
+
+      await settle(() => osThreads() === idle);
+      assert.equal(osThreads(), idle, 'no native thread left once idle');
     } finally {
       await pool.close();
     }
