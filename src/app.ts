@@ -29,6 +29,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
   app.set('query parser', 'simple');
+  // Every page unixid renders is no-store; an ETag would only cost a hash of each body.
+  app.set('etag', false);
   app.use(requestContext());
   app.use(accessLog(deps.logger));
   app.use(securityHeaders({ hsts: deps.hsts }));

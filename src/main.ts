@@ -181,6 +181,9 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     hsts: config.issuer.startsWith('https:'),
     routers: [
       metrics.httpMiddleware(),
+      // First: the login page and form post are on every browser login, and express tries each
+      // router in turn (their paths, /interaction/<uid>/..., are no one else's).
+      interactionRoutes({ provider, passwords, resolver, renderer, logger, firstPartyClients: firstParty }),
       healthRoutes({
         accepting: () => accepting,
         checks: [
@@ -192,7 +195,6 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       }),
       ...(config.observability.metrics.enabled ? [metricsRoutes(metrics, config.observability.metrics.path)] : []),
       ...kube.routers,
-      interactionRoutes({ provider, passwords, resolver, renderer, logger, firstPartyClients: firstParty }),
       homeRoutes({ provider, resolver, renderer, logger, issuer: config.issuer, kubernetes: config.kubernetes }),
       oobRoutes(renderer),
     ],
