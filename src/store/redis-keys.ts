@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
  *
  * Only Session, DeviceCode and the GRANT_MEMBER_MODELS have index entries (see hasIndexEntries).
  *
- * Beside the adapter, the device-code poll gate (device-poll-gate.ts) keeps
+ * Beside the adapter, the device-code poll gate (device-poll-gate.ts) keeps, only for device codes
+ * oidc-provider has answered authorization_pending (real, pending, the authenticated client's)
  *   <prefix>devicePoll:<sha256 of the device code, base64url>  "<last poll ms> <interval ms>"
  */
 

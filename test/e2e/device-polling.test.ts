@@ -1,15 +1,17 @@
 // RFC 8628 §3.5 polling intervals on the device-code grant, against a real Redis and unixid with
 // the harness's 1 s interval: a poll sooner than its code's interval is answered 400 slow_down
 // before oidc-provider sees it, the interval of that code grows by 5 s, and the polls the gate
-// lets through (their bodies read by it first) still reach a working device grant.
+// lets through (their bodies read by it first) still reach a working device grant. Only codes
+// oidc-provider has answered authorization_pending get a record: made-up ones write nothing.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser } from '../harness/http-client.js';
 import { approveDevice, kubeloginClient, verifyLikeApiserver } from '../harness/oidc-flows.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { redisCli, startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS, type UnixAccounts } from '../harness/unix-accounts.js';
 import { startUnixid, TEST_DEVICE_POLL_INTERVAL_SECONDS, type UnixidProcess } from '../harness/unixid.js';
@@ -44,6 +46,15 @@ async function poll(server: UnixidProcess, deviceCode: string, path = '/token'):
     body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubernetes' }),
   });
   return { status: res.status, cacheControl: res.headers.get('cache-control'), body: (await res.json()) as PollAnswer['body'] };
+}
+
+/** A device code nobody was given, shaped like a real one. */
+const madeUpCode = (): string => randomBytes(32).toString('base64url');
+
+/** The device-code poll records in Redis (every key prefix). */
+async function pollKeys(redis: RedisServer): Promise<string[]> {
+  const out = await redisCli(redis.port, ['--scan', '--pattern', '*devicePoll:*']);
+  return out === '' ? [] : out.split('\n');
 }
 
 /** The same poll with a chunked body (no Content-Length), sent in two pieces. */
@@ -124,6 +135,41 @@ describe('device-code polling intervals (RFC 8628 slow_down), Redis', () => {
     assert.equal(device.interval, TEST_DEVICE_POLL_INTERVAL_SECONDS);
   });
 
+  // The first test that polls: Redis holds no poll record yet.
+  it('made-up device codes, each polled twice in a row, get invalid_grant (never slow_down) and leave no record in Redis', async () => {
+    const madeUp = Array.from({ length: 20 }, madeUpCode);
+    codes.push(...madeUp);
+    for (const [i, c] of madeUp.entries()) {
+      for (const which of ['first', 'second']) {
+        const answer = await poll(server, c);
+        assert.equal(answer.status, 400, `code ${i}, ${which} poll: ${JSON.stringify(answer.body)}`);
+        assert.equal(answer.body.error, 'invalid_grant', `code ${i}, ${which} poll: ${JSON.stringify(answer.body)}`);
+      }
+    }
+    assert.deepEqual(await pollKeys(redis), [], 'no devicePoll:* key');
+
+    // A real pending code gets its record from its first poll: slow_down at once, and one key, with a TTL.
+    const real = await start();
+    assertPending(track(await poll(server, real.device_code)), 'a real code, first poll');
+    assertSlowDown(track(await poll(server, real.device_code)), 'the real code at once');
+    const keys = await pollKeys(redis);
+    assert.equal(keys.length, 1, `one record: ${keys.join(' ')}`);
+    assert.ok(Number(await redisCli(redis.port, ['PTTL', keys[0]!])) > 0, 'with a TTL');
+  });
+
+  it('a pending answer written as an HTML page (Accept: text/html) is recorded as well', async () => {
+    const h = await start();
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: h.device_code, client_id: 'kubernetes' }),
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.headers.get('content-type') ?? '', /html/);
+    await res.body?.cancel();
+    assertSlowDown(track(await poll(server, h.device_code)), 'a JSON poll at once after the HTML one');
+  });
+
   it('a second poll at once is slow_down (400); waiting the grown interval goes through; the interval stays 5 s longer', async () => {
     const x = await start();
     const y = await start();
@@ -165,13 +211,16 @@ describe('device-code polling intervals (RFC 8628 slow_down), Redis', () => {
     assert.deepEqual(server.logs.filter((l) => UPSTREAM_PARSER_NOTICE.test(l)), []);
 
     // A chunked body is known whole only at its end: it is handed over as req.body, which
-    // oidc-provider parses the same way (with its one-time notice about upstream parsers).
+    // oidc-provider parses the same way (with its one-time notice about upstream parsers). The gate
+    // reads it too: a pending code polled chunked at once is slow_down.
     const w = await start();
-    await approveDevice(new Browser(), w.verification_uri, w.user_code, alice.name, alice.password);
-    const chunked = track(await pollChunked(server, w.device_code));
+    assertPending(track(await pollChunked(server, w.device_code)), 'a chunked poll while pending');
+    assertSlowDown(track(await pollChunked(server, w.device_code)), 'a chunked poll at once');
+    const u = await start();
+    await approveDevice(new Browser(), u.verification_uri, u.user_code, alice.name, alice.password);
+    const chunked = track(await pollChunked(server, u.device_code));
     assert.equal(chunked.status, 200, JSON.stringify(chunked.body));
     assert.ok(chunked.body.id_token);
-    assertSlowDown(track(await pollChunked(server, w.device_code)), 'a chunked poll at once');
     assert.equal(server.logs.filter((l) => UPSTREAM_PARSER_NOTICE.test(l)).length, 1);
   });
 
@@ -226,6 +275,13 @@ describe('device-code polling intervals, memory store', () => {
     assert.equal(device.interval, TEST_DEVICE_POLL_INTERVAL_SECONDS);
     assertPending(await poll(server, device.device_code), 'first poll');
     assert.equal(assertSlowDown(await poll(server, device.device_code), 'second poll at once'), 1 + 5);
+  });
+
+  it('made-up device codes polled twice in a row get invalid_grant, never slow_down', async () => {
+    for (let i = 0; i < 5; i++) {
+      const c = madeUpCode();
+      for (const which of ['first', 'second']) assert.equal((await poll(server, c)).body.error, 'invalid_grant', `code ${i}, ${which} poll`);
+    }
   });
 });
 
