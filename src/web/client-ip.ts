@@ -28,5 +28,6 @@ export function trustProxyOf(setting: boolean | number | string): TrustProxy {
  * choose the address its password guesses are throttled under; so nothing uses it.
  */
 export function clientIpOf(trust: TrustProxy): ClientIp {
-  return (req) => proxyaddr(req, trust);
+  // A socket torn down before anyone asked has no address any more (a client that hung up): ''.
+  return (req) => proxyaddr(req, trust) ?? '';
 }
