@@ -142,7 +142,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const revokeGrant = createGrantRevoker(Adapter);
   /** One provider instance for a set of signing keys, with everything unixid hangs on it. */
   const buildProvider = (signingKeys: PrivateJwk[]): Provider => {
-    const provider = createProvider({ config, adapter: Adapter, signingKeys, cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger });
+    const provider = createProvider({ config, adapter: Adapter, signingKeys, cookieKeys, resolver, pages: createProviderPages(renderer, logger), logger, clientIp });
     logProviderEvents(provider, logger, events.tokensIssued);
     revokeGrantsOnLogout(provider, revokeGrant, logger, events.logout);
     if (config.kubernetes.passwordGrant) registerPasswordGrant({ provider, passwords, resolver, clientIp });

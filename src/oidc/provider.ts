@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { PrivateJwk } from '../keys/jwk.js';
 import { OOB_PATH } from '../kubernetes/kubeconfig.js';
 import { issuerEndpoint } from '../kubernetes/apiserver-config.js';
+import type { ClientIp } from '../web/client-ip.js';
 import { homeCallbackUrl, HOME_CLIENT_ID } from '../web/home.js';
 import { SCOPE_CLAIMS, SCOPES } from './claims.js';
 import type { AccountResolver, IssuedThing } from './find-account.js';
@@ -31,6 +32,8 @@ export interface ProviderDeps {
   resolver: AccountResolver;
   pages: ProviderPages;
   logger: Logger;
+  /** The client address by server.trustProxy (koa's ctx.ip believes any X-Forwarded-For). */
+  clientIp: ClientIp;
 }
 
 /** unixid's own home page as a public, first-party web client of the provider. */
@@ -142,6 +145,9 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         charset: 'base-20',
         mask: '****-****',
+        // Shown on the confirmation page ("the request came from"): the address by server.trustProxy,
+        // not koa's ctx.ip, which a phisher could set with X-Forwarded-For.
+        deviceInfo: (ctx) => ({ ip: deps.clientIp(ctx.req), ua: ctx.get('user-agent') }),
         userCodeInputSource: (ctx, form, _out, err) => pages.deviceInput(ctx, form, err),
         userCodeConfirmSource: (ctx, form, _client, deviceInfo, userCode) => pages.deviceConfirm(ctx, form, userCode, deviceInfo),
         successSource: (ctx) => pages.deviceDone(ctx),

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
-import { Browser } from '../harness/http-client.js';
+import { Browser, formAction, formField } from '../harness/http-client.js';
 import { KUBERNETES_CLIENT_YAML, kubeloginClient, kubeloginLogin } from '../harness/oidc-flows.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
@@ -102,5 +102,45 @@ describe('provider endpoints served before express', () => {
     const res = await fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${alice.name}:${alice.password}`).toString('base64')}` } });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+});
+
+describe('the device confirmation page names the address the trusted proxy saw', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let redis: RedisServer;
+  let server: UnixidProcess;
+
+  before(async () => {
+    tmp = await tempDir('device-info');
+    redis = await startRedis();
+    const accounts = await createUnixAccounts(tmp.dir);
+    server = await startUnixid({
+      dir: tmp.dir,
+      redisUrl: redis.url,
+      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
+      configYaml: ['server:', '  trustProxy: loopback', 'kubernetes:', '  passwordGrant: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
+    });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await redis?.dispose();
+    await tmp?.remove();
+  });
+
+  it('not the address a client put first in X-Forwarded-For', async () => {
+    // The loopback proxy appends what it saw (203.0.113.50); the client chose 10.0.0.5 to look internal.
+    const started = await fetch(`${server.url}/device/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '10.0.0.5, 203.0.113.50' },
+      body: new URLSearchParams({ client_id: 'kubernetes', scope: 'openid' }),
+    });
+    assert.equal(started.status, 200);
+    const { user_code: userCode, verification_uri: verificationUri } = (await started.json()) as { user_code: string; verification_uri: string };
+    const browser = new Browser();
+    const input = await browser.follow(verificationUri);
+    const confirm = await browser.follow(new URL(formAction(input.body)!, input.url).href, { form: { xsrf: formField(input.body, 'xsrf')!, user_code: userCode } });
+    assert.match(confirm.body, /The request came from <code>203\.0\.113\.50<\/code>/);
+    assert.doesNotMatch(confirm.body, /10\.0\.0\.5/);
   });
 });
