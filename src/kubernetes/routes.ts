@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler, Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Adapter } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -50,14 +50,25 @@ export interface KubernetesRoutes {
   close(): void;
 }
 
+/**
+ * `router` with `check` in front of whatever it answers on `path`. The check is a route on the same
+ * path, so it matches exactly what the router's own routes match (any case, a trailing slash):
+ * comparing req.path by hand let `POST /Authorize` reach the policy without a client certificate.
+ */
+export function guardRoute(path: string, router: Router, check: RequestHandler): Router {
+  const outer = Router();
+  outer.all(path, check);
+  outer.use(router);
+  return outer;
+}
+
 export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<KubernetesRoutes> {
   const { config, logger } = deps;
   const kube = config.kubernetes;
   const routers: Array<Router | RequestHandler> = [];
   let fastPath: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const mtls = config.server.tls.clientCaFile ? requireClientCert({ logger }) : undefined;
-  const guarded = (path: string, router: Router): RequestHandler | Router =>
-    mtls ? (req, res, next) => (req.path === path ? mtls(req, res, () => router(req, res, next)) : router(req, res, next)) : router;
+  const guarded = (path: string, router: Router): Router => (mtls ? guardRoute(path, router, mtls) : router);
 
   const hook = kube.webhook;
   const revocation = hook.checkRevocation ? { revocation: createGrantLiveness(deps.Adapter, Date.now, deps.revocations) } : {};

@@ -8,8 +8,9 @@ import { PassThrough } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import express from 'express';
+import express, { Router } from 'express';
 import { pino } from 'pino';
+import { guardRoute } from '../../src/kubernetes/routes.js';
 import { createListener, isSecure, requireClientCert, type Listener } from '../../src/server/listen.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import { tempDir } from '../harness/tmp.js';
@@ -220,6 +221,33 @@ describe('TLS listener', () => {
 
       // Other routes still answer without a certificate (browsers, probes).
       assert.equal((await get(port, '/healthz')).status, 200);
+    } finally {
+      await stop(listener);
+    }
+  });
+
+  it('a guarded route needs the certificate under every spelling its router answers (case, trailing slash)', async () => {
+    const { logger } = captureLogger();
+    const policy = Router();
+    policy.all('/authorize', (_req, res) => res.json({ decided: true }));
+    const app = express();
+    app.use(guardRoute('/authorize', policy, requireClientCert({ logger })));
+    app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+    const listener = createListener(
+      { logger, tls: { certFile: join(tmp.dir, 'server-a.pem'), keyFile: join(tmp.dir, 'server-a.key'), clientCaFile: join(tmp.dir, 'ca.pem'), reloadIntervalMs: 1000 } },
+      app as unknown as http.RequestListener,
+    );
+    const port = await start(listener);
+    try {
+      const client = { cert: await readFile(join(tmp.dir, 'client.pem')), key: await readFile(join(tmp.dir, 'client.key')) };
+      for (const path of ['/authorize', '/Authorize', '/AUTHORIZE', '/authorize/', '/Authorize/?x=1']) {
+        const without = await get(port, path);
+        assert.equal(without.status, 401, `${path} without a certificate`);
+        const withCert = await get(port, path, client);
+        assert.equal(withCert.status, 200, `${path} with a certificate`);
+        assert.deepEqual(JSON.parse(withCert.body), { decided: true });
+      }
+      assert.equal((await get(port, '/healthz')).status, 200, 'other routes need none');
     } finally {
       await stop(listener);
     }
