@@ -461,8 +461,17 @@ void Start(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool, si
   if (start_thread) {
     try {
       pool->Serve(pool);
-    } catch (const std::system_error& e) {
-      // No thread to run it: take the call back out, unless a thread that went idle meanwhile has it.
+    } catch (...) {
+      // No thread to run it (std::system_error, or std::bad_alloc for the thread's state): take the
+      // call back out, unless a thread that went idle meanwhile has it. Its callback reference is
+      // still ours (below), so it is freed here exactly when the call can no longer be answered.
+      std::string why = "cannot start a thread";
+      try {
+        throw;
+      } catch (const std::exception& e) {
+        why += std::string(": ") + e.what();
+      } catch (...) {
+      }
       std::unique_ptr<Job> refused;
       {
         std::lock_guard<std::mutex> lock(pool->mutex);
@@ -474,7 +483,7 @@ void Start(const Napi::CallbackInfo& info, const std::shared_ptr<Pool>& pool, si
           }
         }
       }
-      if (refused) throw Napi::Error::New(env, std::string("cannot start a thread: ") + e.what());
+      if (refused) throw Napi::Error::New(env, why);
     }
   }
   // From here the reply owns the reference (Deliver deletes it on the JS thread).

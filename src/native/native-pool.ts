@@ -15,7 +15,7 @@ export class PoolError extends Error {
 export interface PoolOptions {
   /** Name for errors and logs (pam, nss). */
   name: string;
-  /** Calls running at once, each on a native thread of its own. */
+  /** Calls running at once, each on one of the addon's native threads. */
   threads: number;
   /** Calls allowed to wait for a thread; more are refused at once as busy. */
   maxQueue: number;
@@ -32,7 +32,7 @@ export interface NativePool {
    * client has gone must not hold a place in the queue; a call already running runs to its end).
    */
   run<T>(req: NativeRequest, signal?: AbortSignal): Promise<T>;
-  /** Calls running (a timed-out call until its thread returns) and waiting now; one native thread per running call. */
+  /** Calls running (a timed-out call until its thread returns) and waiting now; `threads` counts the running calls, each on a native thread. */
   stats(): { running: number; queued: number; threads: number; maxThreads: number };
   /** Refuse new calls and fail waiting ones as closed; running calls still answer or time out. */
   close(): Promise<void>;
@@ -49,12 +49,14 @@ interface Job {
 }
 
 /**
- * Blocking PAM and NSS calls on native threads the addon starts, one per call and at most `threads`
- * at once: no V8 isolate per thread, and not the libuv pool, which crypto and fs share. No thread is
- * kept between calls (starting one costs far less than any PAM or NSS call), so nothing idles. A
- * bounded queue in front means a storm of slow logins is refused quickly instead of piling up, and a
- * hung call (NSS behind a dead SSSD, a PAM module waiting on a network) times out for the caller
- * while still holding its place, so hung calls cannot multiply threads.
+ * Blocking PAM and NSS calls on native threads the addon keeps (native/unixid_native.cc), at most
+ * `threads` calls at once: no V8 isolate per thread, and not the libuv pool, which crypto and fs
+ * share. The addon reuses an idle thread for the next call, starts one only when none is idle (so
+ * this bound is also the bound on its threads), and lets a thread idle for 30 s end. A bounded queue
+ * in front means a storm of slow logins is refused quickly instead of piling up, and a hung call
+ * (NSS behind a dead SSSD, a PAM module waiting on a network) times out for the caller while still
+ * holding its place, so hung calls cannot multiply threads. (A call whose answer the addon could
+ * not even allocate keeps its place for good; that needs the process to be out of memory.)
  */
 export function createNativePool(options: PoolOptions): NativePool {
   const queue: Job[] = [];
