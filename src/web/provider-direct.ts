@@ -49,10 +49,16 @@ export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage,
     return handler;
   }
 
+  // Express matches a route in any case and with one trailing slash; a reserved route is compared the same way.
+  const routeKey = (path: string): string => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+  const reserved = deps.reserved.map((r) => ({ key: routeKey(r.path), method: r.method }));
+
   function wanted(method: string, path: string): boolean {
     const ours =
       method === 'POST' ? path === token || path === auth : method === 'GET' && (path === auth || (path.startsWith(auth + '/') && path.indexOf('/', auth.length + 1) < 0 && path.length > auth.length + 1));
-    return ours && !deps.reserved.some((r) => r.path === path && (r.method === undefined || r.method === method));
+    if (!ours) return false;
+    const key = routeKey(path);
+    return !reserved.some((r) => r.key === key && (r.method === undefined || r.method === method));
   }
 
   return (req, res) => {
