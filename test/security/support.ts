@@ -199,9 +199,16 @@ export async function hangFile(path: string): Promise<() => Promise<void>> {
     const real = `${path}.real`;
     await writeFile(real, saved);
     await rename(real, path);
-    const writer = await open(fifoName, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
-    await writer?.write(saved).catch(() => {});
-    await writer?.close();
+    // A thread may reach the FIFO just after a release (it looked the path up before the swap):
+    // keep releasing for a while, so that no thread is left blocked for good, holding whatever lock
+    // nss_wrapper gave it, while the test waits for NSS to recover.
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      const writer = await open(fifoName, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+      await writer?.write(saved).catch(() => {});
+      await writer?.close();
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await unlink(fifoName);
   };
 }
