@@ -8,36 +8,47 @@ import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
 import { KUBERNETES_CLIENT_YAML, kubeloginClient, kubeloginLogin } from '../harness/oidc-flows.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startRedis } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
 import { startUnixid, type UnixidProcess } from '../harness/unixid.js';
 
 const alice = USERS.find((u) => u.name === 'alice')!;
 
+/** A unixid on real Redis and PAM (pam_matrix, nss_wrapper) with `yaml` lines of config; stop() ends all three. */
+async function startWithPam(name: string, yaml: string[]): Promise<{ server: UnixidProcess; stop(): Promise<void> }> {
+  const tmp = await tempDir(name);
+  const redis = await startRedis();
+  const accounts = await createUnixAccounts(tmp.dir);
+  const server = await startUnixid({
+    dir: tmp.dir,
+    redisUrl: redis.url,
+    env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
+    configYaml: [...yaml, 'kubernetes:', '  passwordGrant: true', '  basicAuthToken:', '    enabled: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
+  });
+  return {
+    server,
+    async stop() {
+      await server.stop();
+      await redis.dispose();
+      await tmp.remove();
+    },
+  };
+}
+
 describe('provider endpoints served before express', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let redis: RedisServer;
+  let stack: Awaited<ReturnType<typeof startWithPam>>;
   let server: UnixidProcess;
   let config: oidc.Configuration;
 
   before(async () => {
-    tmp = await tempDir('provider-direct');
-    redis = await startRedis();
-    const accounts = await createUnixAccounts(tmp.dir);
-    server = await startUnixid({
-      dir: tmp.dir,
-      redisUrl: redis.url,
-      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
-      configYaml: ['kubernetes:', '  passwordGrant: true', '  basicAuthToken:', '    enabled: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
-    });
+    stack = await startWithPam('provider-direct', []);
+    server = stack.server;
     config = await kubeloginClient(server.issuer);
   });
 
   after(async () => {
-    await server?.stop();
-    await redis?.dispose();
-    await tmp?.remove();
+    await stack?.stop();
   });
 
   /** The access log line of one request id (pino writes asynchronously: wait for it). */
@@ -106,26 +117,16 @@ describe('provider endpoints served before express', () => {
 });
 
 describe('the device confirmation page names the address the trusted proxy saw', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let redis: RedisServer;
+  let stack: Awaited<ReturnType<typeof startWithPam>>;
   let server: UnixidProcess;
 
   before(async () => {
-    tmp = await tempDir('device-info');
-    redis = await startRedis();
-    const accounts = await createUnixAccounts(tmp.dir);
-    server = await startUnixid({
-      dir: tmp.dir,
-      redisUrl: redis.url,
-      env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
-      configYaml: ['server:', '  trustProxy: loopback', 'kubernetes:', '  passwordGrant: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
-    });
+    stack = await startWithPam('device-info', ['server:', '  trustProxy: loopback']);
+    server = stack.server;
   });
 
   after(async () => {
-    await server?.stop();
-    await redis?.dispose();
-    await tmp?.remove();
+    await stack?.stop();
   });
 
   it('not the address a client put first in X-Forwarded-For', async () => {
