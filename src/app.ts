@@ -1,6 +1,5 @@
 import express, { type Express, type RequestHandler, type Router } from 'express';
-import type { Provider } from 'oidc-provider';
-import type { ProviderRef } from './oidc/provider-ref.js';
+import { providerHandler, type ProviderRef } from './oidc/provider-ref.js';
 import type { Logger } from 'pino';
 import { accessLog } from './web/access-log.js';
 import { errorHandler } from './web/error-handler.js';
@@ -35,17 +34,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(accessLog(deps.logger));
   app.use(securityHeaders({ hsts: deps.hsts }));
   for (const r of deps.routers) app.use(r);
-  // One handler per provider instance; a key rotation swaps the instance under the same route.
-  const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
-  app.use((req, res) => {
-    const provider = deps.provider.current;
-    let handler = handlers.get(provider);
-    if (!handler) {
-      handler = provider.callback();
-      handlers.set(provider, handler);
-    }
-    return handler(req, res);
-  });
+  const provider = providerHandler(deps.provider);
+  app.use((req, res) => provider(req, res));
   app.use(errorHandler(deps.renderer, deps.logger));
   return app;
 }

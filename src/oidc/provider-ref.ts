@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Provider } from 'oidc-provider';
 
 /**
@@ -20,5 +21,22 @@ export function createProviderRef(initial: Provider): ProviderRef & { swap(next:
     swap(next) {
       current = next;
     },
+  };
+}
+
+/**
+ * A request handler for whatever instance `ref` holds: oidc-provider's own (koa) handler, built
+ * once per instance, so a key rotation swaps the instance under the same route.
+ */
+export function providerHandler(ref: ProviderRef): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+  return (req, res) => {
+    const provider = ref.current;
+    let handler = handlers.get(provider);
+    if (!handler) {
+      handler = provider.callback();
+      handlers.set(provider, handler);
+    }
+    return handler(req, res);
   };
 }

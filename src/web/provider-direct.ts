@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { ProviderRef } from '../oidc/provider-ref.js';
+import { providerHandler, type ProviderRef } from '../oidc/provider-ref.js';
 import { logWhenFinished } from './access-log.js';
 import type { ClientIp } from './client-ip.js';
 import { beginRequest } from './request-context.js';
@@ -38,16 +37,7 @@ export interface ProviderDirectDeps {
  */
 export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { authorizationPath: auth, tokenPath: token } = deps;
-  const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
-
-  function handlerOf(provider: Provider): ReturnType<Provider['callback']> {
-    let handler = handlers.get(provider);
-    if (!handler) {
-      handler = provider.callback();
-      handlers.set(provider, handler);
-    }
-    return handler;
-  }
+  const provider = providerHandler(deps.provider);
 
   // Express matches a route in any case and with one trailing slash; a reserved route is compared the same way.
   const routeKey = (path: string): string => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
@@ -70,8 +60,7 @@ export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage,
     let ip: string | undefined;
     logWhenFinished(deps.logger, req, res, url, () => (ip ??= deps.clientIp(req)));
     deps.observe(req, res);
-    // A key rotation swaps the provider instance under the same route.
-    handlerOf(deps.provider.current)(req, res).catch((err: unknown) => {
+    provider(req, res).catch((err: unknown) => {
       // Koa answers its own errors; this is only reached when something fails outside it.
       deps.logger.error({ reqId: locals.requestId, err }, 'provider request failed');
       if (!res.headersSent) {
