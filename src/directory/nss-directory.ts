@@ -58,7 +58,12 @@ export function createNssDirectory(options: NssDirectoryOptions): Directory {
         const hit = cached(users, name);
         if (hit) return hit.value;
       }
-      const found = await call(`user ${JSON.stringify(name)}`, () => options.pool.run<UnixUser | null>({ op: 'getUser', name }));
+      const lookUp = () => call(`user ${JSON.stringify(name)}`, () => options.pool.run<UnixUser | null>({ op: 'getUser', name }));
+      // A fresh lookup is for an account that should exist (PAM has just accepted its password, or
+      // a refresh re-checks one that logged in): a miss is first taken for a directory still
+      // catching up (a cache being refreshed; nss_wrapper 1.1.12, in the tests, answers "no such
+      // user" now and then to threads that ask at once) and asked once more.
+      const found = (await lookUp()) ?? (opts?.fresh ? await lookUp() : null);
       const value = found ?? undefined;
       store(users, name, value);
       return value;

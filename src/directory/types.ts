@@ -10,7 +10,7 @@ export interface UnixUser {
 }
 
 export interface LookupOptions {
-  /** Skip the cache: refresh re-validation must see the directory as it is now. */
+  /** Skip the cache (refresh re-validation must see the directory as it is now), and ask twice before answering "no such user". */
   fresh?: boolean;
 }
 

@@ -97,11 +97,8 @@ export function createPamBackend(options: PamBackendOptions): CredentialBackend 
         return { ok: false, reason: verdict.reason, detail: describePam(outcome) };
       }
 
-      // PAM said yes; NSS must know the account too, or there is nothing to put in a token. PAM has
-      // just vouched for the account, so a miss is first taken for a directory still catching up (a
-      // cache being refreshed; nss_wrapper 1.1.12, in the tests, answering "no such user" now and
-      // then to threads that ask at once) and asked once more.
-      const user = (await directory.user(username, { fresh: true })) ?? (await directory.user(username, { fresh: true }));
+      // PAM said yes; NSS must know the account too, or there is nothing to put in a token.
+      const user = await directory.user(username, { fresh: true });
       if (!user) return { ok: false, reason: 'access_denied', detail: 'PAM accepted the password but NSS does not know the user' };
       logger.debug({ reqId: ctx.requestId, username: user.name, pamMs }, 'PAM transaction done');
       return { ok: true, identity: await identityOf(user, true) };
