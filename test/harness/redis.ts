@@ -174,3 +174,21 @@ function spawnManaged(command: string, args: string[], dir: string, what: string
     },
   };
 }
+
+/**
+ * Run `body` while recording the name of every command `client` sends (a script call is one
+ * `evalsha`): how many round trips an operation costs. `body` may empty the list between steps.
+ */
+export async function recordingCommands(client: { sendCommand: (...args: never[]) => unknown }, body: (sent: string[]) => Promise<void>): Promise<void> {
+  const sent: string[] = [];
+  const original = client.sendCommand;
+  client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    sent.push(command.name);
+    return (original as (...args: unknown[]) => unknown).call(client, command, ...rest);
+  }) as typeof client.sendCommand;
+  try {
+    await body(sent);
+  } finally {
+    client.sendCommand = original;
+  }
+}

@@ -13,7 +13,7 @@ import {
   type ThrottleOptions,
 } from '../../src/store/login-throttle.js';
 import { waitFor } from '../harness/ports.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { recordingCommands, startRedis, type RedisServer } from '../harness/redis.js';
 import { throttleConformance } from '../harness/throttle-conformance.js';
 
 const PREFIX = 'unixid-test:';
@@ -119,21 +119,13 @@ describe('redis login throttle', () => {
     // Load the scripts first: a cold EVALSHA is followed by one EVAL.
     await t.check('warm', '192.0.2.1');
     await t.failed('warm', '192.0.2.1');
-    const sent: string[] = [];
-    const original = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-      sent.push(command.name);
-      return (original as (...args: unknown[]) => unknown)(command, ...rest);
-    }) as typeof redis.sendCommand;
-    try {
+    await recordingCommands(redis, async (sent) => {
       for (const op of [() => t.check('rt', '192.0.2.2'), () => t.failed('rt', '192.0.2.2'), () => t.succeeded('rt', '192.0.2.2')]) {
         sent.length = 0;
         await op();
         assert.equal(sent.length, 1, `commands sent: ${sent.join(', ')}`);
       }
-    } finally {
-      redis.sendCommand = original;
-    }
+    });
   });
 
   it('Redis stopped: every call rejects within seconds (fail closed) and works again once Redis is back', async () => {

@@ -10,7 +10,7 @@ import { createRedisAdapterClass } from '../../src/store/redis-adapter.js';
 import { createStore, parseRedisUrl, redactRedisUrl, type Store } from '../../src/store/create-store.js';
 import { adapterConformance, type ConformanceTarget } from '../harness/adapter-conformance.js';
 import { waitFor } from '../harness/ports.js';
-import { startRedis, startSentinel, type RedisServer } from '../harness/redis.js';
+import { recordingCommands, startRedis, startSentinel, type RedisServer } from '../harness/redis.js';
 
 const PREFIX = 'unixid-test:';
 const p = (fields: Record<string, unknown>): AdapterPayload => fields as AdapterPayload;
@@ -168,21 +168,13 @@ describe('redis store: durability and outages', () => {
     const [iid, sid, uid] = [randomUUID(), randomUUID(), randomUUID()];
     await new store.Adapter('Interaction').upsert(iid, p({ returnTo: 'https://rp.example/cb' }), 60);
     await new store.Adapter('Session').upsert(sid, p({ uid, accountId: 'alice' }), 60);
-    const sent: string[] = [];
-    const original = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-      sent.push(command.name);
-      return (original as (...args: unknown[]) => unknown)(command, ...rest);
-    }) as typeof redis.sendCommand;
-    try {
+    await recordingCommands(redis, async (sent) => {
       await new store.Adapter('Interaction').destroy(iid);
       assert.deepEqual(sent, ['unlink']);
       sent.length = 0;
       await new store.Adapter('Session').destroy(sid);
       assert.equal(sent[0], 'hget', `commands sent: ${sent.join(', ')}`);
-    } finally {
-      redis.sendCommand = original;
-    }
+    });
     assert.equal(await new store.Adapter('Interaction').find(iid), undefined);
     assert.equal(await new store.Adapter('Session').findByUid(uid), undefined);
     assert.equal(await redis.exists(`${PREFIX}uid:${uid}`), 0);
