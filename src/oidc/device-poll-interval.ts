@@ -2,6 +2,7 @@ import { parse } from 'node:querystring';
 import type { Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { DevicePollGate } from '../store/device-poll-gate.js';
+import { routeKey } from '../web/route-key.js';
 import { BodyReadError, peekBody } from './peek-body.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -131,10 +132,6 @@ export function enforceDevicePollInterval(deps: DevicePollIntervalDeps): void {
   });
 }
 
-/** A path as oidc-provider's router compares it: one trailing slash dropped, case folded. */
-function routeKey(path: string): string {
-  return (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toUpperCase();
-}
 
 /** A token endpoint error as oidc-provider writes one: JSON, status 400, never cached. */
 function answer(ctx: KoaContext, error: string, description: string): void {

@@ -4,6 +4,7 @@ import { providerHandler, type ProviderRef } from '../oidc/provider-ref.js';
 import { logWhenFinished } from './access-log.js';
 import type { ClientIp } from './client-ip.js';
 import { beginRequest } from './request-context.js';
+import { routeKey } from './route-key.js';
 import { setSecurityHeaders } from './security-headers.js';
 
 /** A path unixid's own routes answer, for one method or all; the direct path never takes it. */
@@ -39,8 +40,7 @@ export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage,
   const { authorizationPath: auth, tokenPath: token } = deps;
   const provider = providerHandler(deps.provider);
 
-  // Express matches a route in any case and with one trailing slash; a reserved route is compared the same way.
-  const routeKey = (path: string): string => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+  // A reserved route is compared as express matches it.
   const reserved = deps.reserved.map((r) => ({ key: routeKey(r.path), method: r.method }));
 
   function wanted(method: string, path: string): boolean {
