@@ -89,7 +89,12 @@ export function mapUser(claims: TokenClaims, mapping: ClaimMapping): { ok: true;
   if (!Array.isArray(list) || !list.every((g) => typeof g === 'string')) {
     return { ok: false, reason: `groups claim ${mapping.groupsClaim} is not a string or an array of strings` };
   }
-  const groups = [...new Set(list.filter((g) => g !== '').map((g) => mapping.groupsPrefix + g))].filter((g) => !g.startsWith('system:'));
+  const groups = new Set<string>();
+  for (const g of list) {
+    if (g === '') continue;
+    const group = mapping.groupsPrefix + g;
+    if (!group.startsWith('system:')) groups.add(group);
+  }
 
   const extra: Record<string, string[]> = {};
   const uidNumber = numericExtra(claims.uid_number);
@@ -97,7 +102,7 @@ export function mapUser(claims: TokenClaims, mapping: ClaimMapping): { ok: true;
   const gidNumber = numericExtra(claims.gid_number);
   if (gidNumber) extra['unixid.io/gid-number'] = gidNumber;
 
-  return { ok: true, user: { username, uid: String(claims.sub), groups, extra } };
+  return { ok: true, user: { username, uid: String(claims.sub), groups: [...groups], extra } };
 }
 
 /** One answered review, independent of the HTTP stack that carries it. */

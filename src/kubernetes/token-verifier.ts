@@ -35,6 +35,11 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 const NBF_LEEWAY_SECONDS = 60;
 /** A full sweep for expired cache entries runs at most this often; otherwise the oldest entry goes. */
 const SWEEP_INTERVAL_MS = 1000;
+/**
+ * Distinct JOSE headers remembered once parsed. A signing key's tokens all share one header
+ * segment, so a handful covers every key in the ring; more (made-up headers) empty the memo.
+ */
+const HEADER_MEMO_ENTRIES = 32;
 
 interface AlgSpec {
   hash: string;
@@ -149,13 +154,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return options.keys().find((k) => k.kid === kid);
   }
 
+  // Parsing is all that is remembered: every check on the header still runs on every token.
+  const headers = new Map<string, Readonly<Record<string, unknown>>>();
+  function headerOf(segment: string): Readonly<Record<string, unknown>> {
+    const known = headers.get(segment);
+    if (known) return known;
+    const header = Object.freeze(parseObject(decodeSegment(segment, 'header'), 'header'));
+    if (headers.size >= HEADER_MEMO_ENTRIES) headers.clear();
+    headers.set(segment, header);
+    return header;
+  }
+
   function remember(hash: string, result: Success): void {
     if (maxEntries === 0) return;
     if (cache.size >= maxEntries) {
       const t = now();
       if (t - lastSweep >= SWEEP_INTERVAL_MS) {
         lastSweep = t;
-        for (const [h, r] of cache) if (r.exp * 1000 <= t) cache.delete(h);
+        for (const [k, r] of cache) if (r.exp * 1000 <= t) cache.delete(k);
       }
       while (cache.size >= maxEntries) {
         const oldest = cache.keys().next().value;
@@ -171,7 +187,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const parts = token.split('.');
     if (parts.length !== 3) fail(`not a compact JWS (${parts.length} parts)`);
     const [h, p, s] = parts as [string, string, string];
-    const header = parseObject(decodeSegment(h, 'header'), 'header');
+    const header = headerOf(h);
 
     const alg = header.alg;
     if (typeof alg !== 'string') fail('header has no alg');
@@ -217,6 +233,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: `token longer than ${MAX_TOKEN_LENGTH} characters` };
       const nowMs = now();
       // crypto.hash: one call, no Hash object (a third cheaper than createHash for a token's length).
+      // A digest, not the token, is the key: the cache would otherwise keep a kilobyte per entry
+      // alive, which costs more in garbage collection than the digest costs to compute.
       const hash = maxEntries > 0 ? cryptoHash('sha256', token, 'base64url') : '';
       const cached = maxEntries > 0 ? cache.get(hash) : undefined;
       if (cached) {

@@ -241,4 +241,23 @@ describe('token verifier', () => {
     assert.equal(gone.ok, false);
     if (!gone.ok) assert.match(gone.reason, /unknown kid/);
   });
+
+  it('judges every token by its own header, however many distinct headers come (parsed headers are remembered)', () => {
+    const { v } = verifier({ cacheMaxEntries: 0 });
+    // More distinct headers than are remembered, twice round: the memo fills, empties and refills.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 80; i++) {
+        const r = v.verify(signJwt({ alg: 'RS256', kid: 'rsa-1', typ: 'JWT', n: i }, claims({ sub: `u-${i}` }), rsa.privateKey));
+        assert.equal(r.ok, true, `header ${i}, round ${round}`);
+        if (r.ok) assert.equal(r.claims.sub, `u-${i}`);
+      }
+    }
+    // A remembered header says nothing about the rest: the signature and claims are checked each time.
+    const good = rs256();
+    assert.equal(v.verify(good).ok, true);
+    rejects(rs256(claims(), 'rsa-1', rsaOld.privateKey), /bad signature/, v);
+    rejects(rs256(claims({ iss: 'https://other.example.test' })), /issuer/, v);
+    const [h, p] = good.split('.');
+    rejects(`${h}.${p}.${'A'.repeat(342)}`, /bad signature/, v);
+  });
 });
