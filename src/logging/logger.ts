@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import { createRedactor } from './redact.js';
 
-/** Fields that may carry secrets; pino replaces them wherever they appear in a log object. */
+/**
+ * Fields that may carry secrets, replaced wherever these paths find them in a log object or a
+ * child logger's bindings. `code` is redacted only at the top (an authorization code); an error's
+ * `code` (ECONNREFUSED) stays.
+ */
 const REDACT = [
   'password',
   '*.password',
@@ -34,16 +39,23 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions): Logger {
   const dest = options.destination ?? pino.destination({ dest: 1, sync: false });
-  return pino(
+  const redact = createRedactor(REDACT, '[redacted]');
+  const logger = pino(
     {
       level: options.level,
       base: { service: 'unixid' },
-      redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: redact },
     },
     dest as pino.DestinationStream,
   );
+  // pino gives a child's bindings no formatter, so they are redacted on the way in. Children are
+  // made from their parent's prototype, so every descendant inherits this `child`.
+  const child = logger.child;
+  logger.child = function redactedChild(this: Logger, bindings, childOptions) {
+    return child.call(this, redact(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
 }
 
 /** A short, non-reversible fingerprint of a token for logs: enough to correlate, useless to replay. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { createRedactor } from '../logging/redact.js';
 
 /** The security events unixid records. Fields are free-form but must never carry a secret (see below). */
 export type AuditEventType =
@@ -60,7 +61,7 @@ const RESERVED = new Set(['audit', 'event', 'time', 'level', 'msg', 'service', '
 
 const MAX_DEPTH = 8;
 
-// pino's own redaction as a second line of defence; its wildcards cover a fixed number of levels,
+// Path redaction as a second line of defence; its wildcards cover a fixed number of levels,
 // which is why scrub() below walks every depth first.
 const REDACT_PATHS = [...SECRET_KEYS].flatMap((k) => {
   const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
@@ -131,6 +132,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     dest = (options.destination ?? process.stdout) as DestinationStream;
   }
 
+  const redact = createRedactor(REDACT_PATHS, '[redacted]');
   const logger: Logger = pino(
     {
       level: 'info',
@@ -139,8 +141,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       // scrub() has already turned errors into {type, message}; pino's err serializer would add a stack.
       serializers: { err: (v: unknown) => v },
       timestamp: () => `,"time":"${now().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }), log: redact },
     },
     dest,
   );
