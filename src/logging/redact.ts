@@ -16,6 +16,8 @@ export type Redactor = <T>(value: T) => T;
 interface Node {
   /** Named keys: a leaf (censor the value) or the next level. */
   keys: Map<string, Node | typeof LEAF>;
+  /** The same as a list, walked for every log line (iterating a Map allocates its entries). */
+  list: Array<{ key: string; next: Node | typeof LEAF }>;
   /** What applies below every key of this level. */
   any?: Node;
 }
@@ -23,7 +25,13 @@ interface Node {
 const LEAF = Symbol('leaf');
 
 function newNode(): Node {
-  return { keys: new Map() };
+  return { keys: new Map(), list: [] };
+}
+
+function freeze(node: Node): void {
+  node.list = [...node.keys].map(([key, next]) => ({ key, next }));
+  for (const { next } of node.list) if (next !== LEAF) freeze(next);
+  if (node.any) freeze(node.any);
 }
 
 /** `*.headers["set-cookie"]` → ['*', 'headers', 'set-cookie']. Throws on what this does not support. */
@@ -68,6 +76,7 @@ function build(paths: readonly string[]): Node {
       node = next;
     });
   }
+  freeze(root);
   return root;
 }
 
@@ -86,7 +95,8 @@ function apply(value: Record<string, unknown>, node: Node, censor: string, depth
   // Deep enough for every path; a cycle cannot make this run away.
   if (depth > 16) return value;
   let out: Record<string, unknown> | undefined;
-  for (const [key, next] of node.keys) {
+  for (let i = 0; i < node.list.length; i++) {
+    const { key, next } = node.list[i]!;
     if (!Object.hasOwn(value, key)) continue;
     if (next === LEAF) {
       (out ??= copyOf(value))[key] = censor;
