@@ -171,7 +171,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const t = now();
       if (t - lastSweep >= SWEEP_INTERVAL_MS) {
         lastSweep = t;
-        for (const [k, r] of cache) if (r.exp * 1000 <= t) cache.delete(k);
+        for (const [h, r] of cache) if (r.exp * 1000 <= t) cache.delete(h);
       }
       while (cache.size >= maxEntries) {
         const oldest = cache.keys().next().value;
