@@ -13,25 +13,25 @@ import { pino } from 'pino';
  */
 export type Redactor = <T>(value: T) => T;
 
+const LEAF = Symbol('leaf');
+
+/** One level of the paths, as the walker reads it for every log line. */
 interface Node {
-  /** Named keys: a leaf (censor the value) or the next level. */
-  keys: Map<string, Node | typeof LEAF>;
-  /** The same as a list, walked for every log line (iterating a Map allocates its entries). */
-  list: Array<{ key: string; next: Node | typeof LEAF }>;
+  /** Named keys: a leaf (censor the value) or the next level. A list: iterating a Map allocates. */
+  keys: Array<{ key: string; next: Node | typeof LEAF }>;
   /** What applies below every key of this level. */
   any?: Node;
 }
 
-const LEAF = Symbol('leaf');
-
-function newNode(): Node {
-  return { keys: new Map(), list: [] };
+/** The same while the paths are added. */
+interface Draft {
+  keys: Map<string, Draft | typeof LEAF>;
+  any?: Draft;
 }
 
-function freeze(node: Node): void {
-  node.list = [...node.keys].map(([key, next]) => ({ key, next }));
-  for (const { next } of node.list) if (next !== LEAF) freeze(next);
-  if (node.any) freeze(node.any);
+function finish(draft: Draft): Node {
+  const keys = [...draft.keys].map(([key, next]): Node['keys'][number] => ({ key, next: next === LEAF ? LEAF : finish(next) }));
+  return draft.any ? { keys, any: finish(draft.any) } : { keys };
 }
 
 /** `*.headers["set-cookie"]` → ['*', 'headers', 'set-cookie']. Throws on what this does not support. */
@@ -51,33 +51,27 @@ function segmentsOf(path: string): string[] {
 }
 
 function build(paths: readonly string[]): Node {
-  const root = newNode();
+  const root: Draft = { keys: new Map() };
   for (const path of paths) {
     const segments = segmentsOf(path);
-    let node = root;
+    let draft = root;
     segments.forEach((segment, i) => {
-      const last = i === segments.length - 1;
       if (segment === '*') {
-        node = node.any ??= newNode();
+        draft = draft.any ??= { keys: new Map() };
         return;
       }
-      const existing = node.keys.get(segment);
-      if (last) {
-        node.keys.set(segment, LEAF);
+      if (i === segments.length - 1) {
+        draft.keys.set(segment, LEAF);
         return;
       }
-      if (existing === LEAF) {
-        // The whole value is censored already; nothing deeper to do.
-        node = newNode();
-        return;
-      }
-      const next = existing ?? newNode();
-      node.keys.set(segment, next);
-      node = next;
+      const existing = draft.keys.get(segment);
+      // Below a value that is censored whole there is nothing more to do: a throwaway level.
+      const next: Draft = existing === LEAF ? { keys: new Map() } : (existing ?? { keys: new Map() });
+      if (existing !== LEAF) draft.keys.set(segment, next);
+      draft = next;
     });
   }
-  freeze(root);
-  return root;
+  return finish(root);
 }
 
 function isContainer(value: unknown): value is Record<string, unknown> {
@@ -91,12 +85,11 @@ function copyOf(value: Record<string, unknown>): Record<string, unknown> {
   return { ...value };
 }
 
-function apply(value: Record<string, unknown>, node: Node, censor: string, depth: number): Record<string, unknown> {
-  // Deep enough for every path; a cycle cannot make this run away.
-  if (depth > 16) return value;
+/** Follows the paths, never the object, so it goes no deeper than the longest path (a cycle is harmless). */
+function apply(value: Record<string, unknown>, node: Node, censor: string): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
-  for (let i = 0; i < node.list.length; i++) {
-    const { key, next } = node.list[i]!;
+  for (let i = 0; i < node.keys.length; i++) {
+    const { key, next } = node.keys[i]!;
     if (!Object.hasOwn(value, key)) continue;
     if (next === LEAF) {
       (out ??= copyOf(value))[key] = censor;
@@ -104,7 +97,7 @@ function apply(value: Record<string, unknown>, node: Node, censor: string, depth
     }
     const child = value[key];
     if (!isContainer(child)) continue;
-    const redacted = apply(child, next, censor, depth + 1);
+    const redacted = apply(child, next, censor);
     if (redacted !== child) (out ??= copyOf(value))[key] = redacted;
   }
   if (node.any) {
@@ -113,7 +106,7 @@ function apply(value: Record<string, unknown>, node: Node, censor: string, depth
       if (!Object.hasOwn(source, key)) continue;
       const child = source[key];
       if (!isContainer(child)) continue;
-      const redacted = apply(child, node.any, censor, depth + 1);
+      const redacted = apply(child, node.any, censor);
       if (redacted !== child) (out ??= copyOf(value))[key] = redacted;
     }
   }
@@ -123,5 +116,5 @@ function apply(value: Record<string, unknown>, node: Node, censor: string, depth
 /** A redactor for `paths`; throws on a path it does not support. Never mutates what it is given. */
 export function createRedactor(paths: readonly string[], censor: string): Redactor {
   const root = build(paths);
-  return <T>(value: T): T => (isContainer(value) ? (apply(value, root, censor, 0) as T) : value);
+  return <T>(value: T): T => (isContainer(value) ? (apply(value, root, censor) as T) : value);
 }
