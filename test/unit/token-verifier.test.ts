@@ -245,13 +245,16 @@ describe('token verifier', () => {
   it('judges every token by its own header, however many distinct headers come (parsed headers are remembered)', () => {
     const { v } = verifier({ cacheMaxEntries: 0 });
     // More distinct headers than are remembered, twice round: the memo fills, empties and refills.
+    // RSA and EC keys take turns, so a header mixed up with another one fails its signature.
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 80; i++) {
-        const r = v.verify(signJwt({ alg: 'RS256', kid: 'rsa-1', typ: 'JWT', n: i }, claims({ sub: `u-${i}` }), rsa.privateKey));
+        const header = i % 2 === 0 ? { alg: 'RS256', kid: 'rsa-1', n: i } : { alg: 'ES256', kid: 'ec-1', n: i };
+        const r = v.verify(signJwt(header, claims({ sub: `u-${i}` }), i % 2 === 0 ? rsa.privateKey : ec.privateKey));
         assert.equal(r.ok, true, `header ${i}, round ${round}`);
-        if (r.ok) assert.equal(r.claims.sub, `u-${i}`);
+        if (r.ok) assert.deepEqual([r.kid, r.claims.sub], [header.kid, `u-${i}`]);
       }
     }
+    rejects(signJwt({ alg: 'ES256', kid: 'rsa-1' }, claims(), ec.privateKey), /does not match key/, v);
     // A remembered header says nothing about the rest: the signature and claims are checked each time.
     const good = rs256();
     assert.equal(v.verify(good).ok, true);
