@@ -15,7 +15,7 @@ import { createPolicyStore, type PolicyStore } from './authz-policy.js';
 import { basicTokenRoutes } from './basic-token.js';
 import { createGrantLiveness } from './grant-liveness.js';
 import { subjectAccessReviewRoutes } from './subject-access-review.js';
-import { createTokenReviewer } from './token-review.js';
+import { createTokenReviewer, reviewClaims } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { startWebhookThread, type WebhookThread } from './webhook-thread.js';
@@ -101,6 +101,7 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<Kuber
       keys: deps.verificationKeys,
       cacheMaxEntries: kube.webhook.cacheMaxEntries,
       groupsClaim: kube.groupsClaim,
+      keepClaims: reviewClaims(kube),
     });
     const onReview = deps.events.tokenReview;
     // Answered before express (see token-review-http.ts): every method of the path ends there.

@@ -105,6 +105,14 @@ export function mapUser(claims: TokenClaims, mapping: ClaimMapping): { ok: true;
   return { ok: true, user: { username, uid: String(claims.sub), groups: [...groups], extra } };
 }
 
+/**
+ * Every claim a review reads, for the verifier's `keepClaims`: the username and groups claims,
+ * `sub` (the uid), the numeric ids that become `extra`, and what the revocation check sends.
+ */
+export function reviewClaims(mapping: ClaimMapping): string[] {
+  return [...new Set([mapping.usernameClaim, mapping.groupsClaim, 'sub', 'uid_number', 'gid_number', 'grant_id', 'iat'])];
+}
+
 /** One answered review, independent of the HTTP stack that carries it. */
 export interface ReviewAnswer {
   status: number;

@@ -8,7 +8,7 @@ import type { VerificationKey } from '../keys/jwk.js';
 import { createLogger } from '../logging/logger.js';
 import { createListener } from '../server/listen.js';
 import type { GrantLiveness } from './grant-liveness.js';
-import { createTokenReviewer, type ReviewOutcome } from './token-review.js';
+import { createTokenReviewer, reviewClaims, type ReviewOutcome } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
 import { createTokenVerifier } from './token-verifier.js';
 import type { FromWebhookThread, ToWebhookThread, WebhookThreadData } from './webhook-thread.js';
@@ -26,6 +26,7 @@ const verifier = createTokenVerifier({
   keys: () => keys,
   cacheMaxEntries: data.cacheMaxEntries,
   groupsClaim: data.mapping.groupsClaim,
+  keepClaims: reviewClaims(data.mapping),
 });
 
 // Revocation lookups go to the main thread, which owns the store connection.

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { captureLogs } from '../harness/capture-logs.js';
 import type { VerificationKey } from '../../src/keys/jwk.js';
 import { createGrantLiveness, type GrantLiveness } from '../../src/kubernetes/grant-liveness.js';
-import { type ClaimMapping, type ReviewOutcome } from '../../src/kubernetes/token-review.js';
+import { reviewClaims, type ClaimMapping, type ReviewOutcome } from '../../src/kubernetes/token-review.js';
 import { tokenReviewRoutes } from '../../src/kubernetes/token-review-http.js';
 import { createTokenVerifier, type TokenVerifier } from '../../src/kubernetes/token-verifier.js';
 import { createGrantRevoker } from '../../src/oidc/revoke-grant.js';
@@ -72,13 +72,16 @@ interface Harness {
 async function serve(options: { mapping?: Partial<ClaimMapping>; revocation?: GrantLiveness; verifier?: TokenVerifier; revocationTimeoutMs?: number } = {}): Promise<Harness> {
   const { logger, lines: logs } = captureLogs();
   const outcomes: ReviewOutcome[] = [];
+  const mapping: ClaimMapping = { usernameClaim: 'preferred_username', usernamePrefix: '', groupsClaim: 'groups', groupsPrefix: '', ...options.mapping };
   const app = express();
   app.use(requestContext());
   app.use(
     tokenReviewRoutes({
       path: '/authenticate',
-      verifier: options.verifier ?? createTokenVerifier({ issuer: ISSUER, audiences: [CLIENT_ID], keys: () => KEYS, cacheMaxEntries: 100 }),
-      mapping: { usernameClaim: 'preferred_username', usernamePrefix: '', groupsClaim: 'groups', groupsPrefix: '', ...options.mapping },
+      // As the server builds it: only the claims a review reads are kept, so a claim the review
+      // starts reading without adding it to reviewClaims() fails these tests.
+      verifier: options.verifier ?? createTokenVerifier({ issuer: ISSUER, audiences: [CLIENT_ID], keys: () => KEYS, cacheMaxEntries: 100, keepClaims: reviewClaims(mapping) }),
+      mapping,
       ...(options.revocation ? { revocation: options.revocation } : {}),
       ...(options.revocationTimeoutMs ? { revocationTimeoutMs: options.revocationTimeoutMs } : {}),
       logger,

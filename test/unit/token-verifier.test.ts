@@ -211,6 +211,22 @@ describe('token verifier', () => {
     if (!late.ok) assert.match(late.reason, /expired/);
   });
 
+  it('keeps only the named claims when asked, after checking all of them', () => {
+    const { v } = verifier({ keepClaims: ['preferred_username', 'groups', 'uid_number'] });
+    const r = v.verify(rs256(claims({ name: 'Alice A.', email: 'alice@example.test' })));
+    assert.equal(r.ok, true);
+    if (!r.ok) return;
+    // uid_number is named but absent: it is not invented.
+    assert.deepEqual(r.claims, { preferred_username: 'alice', groups: ['dev'] });
+    assert.equal(r.exp, Math.floor(NOW / 1000) + 600);
+    assert.ok(Object.isFrozen(r.claims));
+    // Claims that are not kept are still checked: issuer, audience, expiry, the groups claim's type.
+    rejects(rs256(claims({ iss: `${ISSUER}/` })), /issuer/, v);
+    rejects(rs256(claims({ aud: 'other' })), /audience/, v);
+    rejects(rs256(claims({ exp: Math.floor(NOW / 1000) - 1 })), /expired/, v);
+    rejects(rs256(claims({ groups: ['dev', 7] })), /groups/, v);
+  });
+
   it('keeps the cache bounded and still verifies evicted tokens', () => {
     const { v } = verifier({ cacheMaxEntries: 2 });
     const tokens = [1, 2, 3].map((n) => rs256(claims({ sub: `u-${n}` })));
