@@ -30,7 +30,7 @@ export interface LaunchOptions {
 /**
  * Start `unixid serve` as an operator would (`node dist/src/cli/main.js serve`, or from source with
  * tsx like the test harness) and time it from spawn to /readyz 200, polling every 5 ms. The
- * harness cannot do this: it only knows the source and waits on /healthz every 50 ms. Rejects with
+ * harness cannot do this: it waits on /healthz every 50 ms, too coarse to time start-up. Rejects with
  * the output when it is not ready within 20 s.
  */
 export async function launchUnixid(options: LaunchOptions): Promise<Launched> {
