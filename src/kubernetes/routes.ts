@@ -15,9 +15,8 @@ import { createPolicyStore, type PolicyStore } from './authz-policy.js';
 import { basicTokenRoutes } from './basic-token.js';
 import { createGrantLiveness } from './grant-liveness.js';
 import { subjectAccessReviewRoutes } from './subject-access-review.js';
-import { createTokenReviewer, reviewClaims } from './token-review.js';
+import { createReviewVerifier, createTokenReviewer } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
-import { createTokenVerifier } from './token-verifier.js';
 import { startWebhookThread, type WebhookThread } from './webhook-thread.js';
 
 export interface KubernetesRouteDeps {
@@ -95,13 +94,12 @@ export async function kubernetesRoutes(deps: KubernetesRouteDeps): Promise<Kuber
     const thread = webhookThread;
     deps.onKeysChange((set) => thread.setKeys(set.verification));
   } else if (hook.enabled) {
-    const verifier = createTokenVerifier({
+    const verifier = createReviewVerifier({
       issuer: config.issuer,
-      audiences: [kube.clientId],
+      clientId: kube.clientId,
+      mapping: kube,
       keys: deps.verificationKeys,
       cacheMaxEntries: kube.webhook.cacheMaxEntries,
-      groupsClaim: kube.groupsClaim,
-      keepClaims: reviewClaims(kube),
     });
     const onReview = deps.events.tokenReview;
     // Answered before express (see token-review-http.ts): every method of the path ends there.

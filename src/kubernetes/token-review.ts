@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { fingerprint } from '../logging/logger.js';
 import type { GrantLiveness } from './grant-liveness.js';
-import type { TokenClaims, TokenVerifier } from './token-verifier.js';
+import type { VerificationKey } from '../keys/jwk.js';
+import { createTokenVerifier, type TokenClaims, type TokenVerifier } from './token-verifier.js';
 import { withDeadline } from '../deadline.js';
 
 /** How token claims become the Kubernetes user (the same knobs as kube-apiserver's claim mappings). */
@@ -109,8 +110,33 @@ export function mapUser(claims: TokenClaims, mapping: ClaimMapping): { ok: true;
  * Every claim a review reads, for the verifier's `keepClaims`: the username and groups claims,
  * `sub` (the uid), the numeric ids that become `extra`, and what the revocation check sends.
  */
-export function reviewClaims(mapping: ClaimMapping): string[] {
+function reviewClaims(mapping: ClaimMapping): string[] {
   return [...new Set([mapping.usernameClaim, mapping.groupsClaim, 'sub', 'uid_number', 'gid_number', 'grant_id', 'iat'])];
+}
+
+export interface ReviewVerifierOptions {
+  issuer: string;
+  /** The client id kube-apiserver is configured with: the token's `aud` must contain it. */
+  clientId: string;
+  mapping: ClaimMapping;
+  keys: () => readonly VerificationKey[];
+  cacheMaxEntries: number;
+}
+
+/**
+ * The verifier a TokenReview webhook uses, on the main port or its own thread: unixid's ID tokens
+ * for the Kubernetes client, the groups claim checked as the mapping names it, and only the claims
+ * a review reads kept in the cache.
+ */
+export function createReviewVerifier(options: ReviewVerifierOptions): TokenVerifier {
+  return createTokenVerifier({
+    issuer: options.issuer,
+    audiences: [options.clientId],
+    keys: options.keys,
+    cacheMaxEntries: options.cacheMaxEntries,
+    groupsClaim: options.mapping.groupsClaim,
+    keepClaims: reviewClaims(options.mapping),
+  });
 }
 
 /** One answered review, independent of the HTTP stack that carries it. */

@@ -8,9 +8,8 @@ import type { VerificationKey } from '../keys/jwk.js';
 import { createLogger } from '../logging/logger.js';
 import { createListener } from '../server/listen.js';
 import type { GrantLiveness } from './grant-liveness.js';
-import { createTokenReviewer, reviewClaims, type ReviewOutcome } from './token-review.js';
+import { createReviewVerifier, createTokenReviewer, type ReviewOutcome } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
-import { createTokenVerifier } from './token-verifier.js';
 import type { FromWebhookThread, ToWebhookThread, WebhookThreadData } from './webhook-thread.js';
 
 const port = parentPort;
@@ -20,13 +19,12 @@ const post = (m: FromWebhookThread) => port.postMessage(m);
 
 const logger = createLogger({ level: data.logLevel }).child({ thread: 'webhook' });
 let keys: readonly VerificationKey[] = data.keys;
-const verifier = createTokenVerifier({
+const verifier = createReviewVerifier({
   issuer: data.issuer,
-  audiences: [data.mapping.clientId],
+  clientId: data.mapping.clientId,
+  mapping: data.mapping,
   keys: () => keys,
   cacheMaxEntries: data.cacheMaxEntries,
-  groupsClaim: data.mapping.groupsClaim,
-  keepClaims: reviewClaims(data.mapping),
 });
 
 // Revocation lookups go to the main thread, which owns the store connection.

@@ -8,9 +8,9 @@ import { pino } from 'pino';
 import { captureLogs } from '../harness/capture-logs.js';
 import type { VerificationKey } from '../../src/keys/jwk.js';
 import { createGrantLiveness, type GrantLiveness } from '../../src/kubernetes/grant-liveness.js';
-import { reviewClaims, type ClaimMapping, type ReviewOutcome } from '../../src/kubernetes/token-review.js';
+import { createReviewVerifier, type ClaimMapping, type ReviewOutcome } from '../../src/kubernetes/token-review.js';
 import { tokenReviewRoutes } from '../../src/kubernetes/token-review-http.js';
-import { createTokenVerifier, type TokenVerifier } from '../../src/kubernetes/token-verifier.js';
+import type { TokenVerifier } from '../../src/kubernetes/token-verifier.js';
 import { createGrantRevoker } from '../../src/oidc/revoke-grant.js';
 import { createStore, type Store } from '../../src/store/create-store.js';
 import { requestContext } from '../../src/web/request-context.js';
@@ -80,7 +80,7 @@ async function serve(options: { mapping?: Partial<ClaimMapping>; revocation?: Gr
       path: '/authenticate',
       // As the server builds it: only the claims a review reads are kept, so a claim the review
       // starts reading without adding it to reviewClaims() fails these tests.
-      verifier: options.verifier ?? createTokenVerifier({ issuer: ISSUER, audiences: [CLIENT_ID], keys: () => KEYS, cacheMaxEntries: 100, keepClaims: reviewClaims(mapping) }),
+      verifier: options.verifier ?? createReviewVerifier({ issuer: ISSUER, clientId: CLIENT_ID, mapping, keys: () => KEYS, cacheMaxEntries: 100 }),
       mapping,
       ...(options.revocation ? { revocation: options.revocation } : {}),
       ...(options.revocationTimeoutMs ? { revocationTimeoutMs: options.revocationTimeoutMs } : {}),
