@@ -25,7 +25,8 @@ describe('password doors while NSS hangs', () => {
     server = await startUnixid({
       dir: tmp.dir,
       env: { ...accounts.env, UNIXID_PAM_SERVICE: accounts.service },
-      configYaml: ['nss:', '  timeoutMs: 300', '  cacheTtlSeconds: 0', 'kubernetes:', '  passwordGrant: true', '  basicAuthToken:', '    enabled: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
+      // One NSS thread: nss_wrapper is not safe to release from the FIFO on two (see hangFile).
+      configYaml: ['nss:', '  timeoutMs: 300', '  cacheTtlSeconds: 0', '  threads: 1', 'kubernetes:', '  passwordGrant: true', '  basicAuthToken:', '    enabled: true', KUBERNETES_CLIENT_YAML, ''].join('\n'),
     });
     restore = await hangFile(accounts.env.NSS_WRAPPER_PASSWD!);
   });

@@ -185,6 +185,12 @@ export async function assertAlive(server: UnixidProcess, options: { noErrors?: b
  * returned function puts the content back and releases the blocked readers. nss_wrapper keeps its
  * file open and reopens the path only once that file has no name left, hence the dance with a
  * second name for the FIFO.
+ *
+ * Give the server one NSS thread (`nss.threads: 1`) while a file hangs. nss_wrapper's files
+ * backend re-reads a changed file without a lock: two threads released from the FIFO at once both
+ * free and rebuild its cache, and the process dies in libnss_wrapper (a SIGSEGV, in 5 of 25 runs
+ * with two threads). glibc's own NSS modules are safe to call from several threads; the test
+ * library is not.
  */
 export async function hangFile(path: string): Promise<() => Promise<void>> {
   const saved = await readFile(path, 'utf8');
