@@ -28,6 +28,9 @@ export interface UnixidOptions {
   entry?: 'source' | 'dist';
 }
 
+/** Signals a process dies of by its own fault (not stop() or kill()). */
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT']);
+
 /** The node flags `npm start` passes before the entry point (e.g. `--max-semi-space-size=4`). */
 export function startFlags(): string[] {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
@@ -99,6 +102,10 @@ export async function startUnixid(options: UnixidOptions): Promise<UnixidProcess
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // A crash is easy to mistake for a slow recovery or a refused login: say it where it happens.
+  child.once('exit', (_code, signal) => {
+    if (signal && CRASH_SIGNALS.has(signal)) process.stderr.write(`unixid (pid ${child.pid}) crashed with ${signal}; its last log lines:\n${logs.slice(-10).join('\n')}\n`);
+  });
   let dead = false;
   void exited.then(() => {
     dead = true;

@@ -75,6 +75,7 @@ async function timeToRecover(limitMs: number, attempt: () => Promise<boolean>, w
 
 /** The last login-related log line of a server, for a failure message. */
 const lastLoginLine = (server: UnixidProcess) => () =>
+  (server.child.signalCode ? `(unixid died of ${server.child.signalCode}) ` : '') +
   JSON.stringify(server.logEntries().filter((e) => /^login |request failed/.test(String(e.msg))).slice(-1)[0] ?? {});
 
 async function refresh(url: string, refreshToken: string): Promise<TokenResponse> {
