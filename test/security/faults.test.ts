@@ -73,8 +73,8 @@ async function timeToRecover(limitMs: number, attempt: () => Promise<boolean>, w
   }
 }
 
-/** The last login-related log line of a server, for a failure message. */
-const lastLoginLine = (server: UnixidProcess) => () =>
+/** For a failure message: whether the server died, and its last login-related log line. */
+const whyNotRecovered = (server: UnixidProcess) => () =>
   (server.child.signalCode ? `(unixid died of ${server.child.signalCode}) ` : '') +
   JSON.stringify(server.logEntries().filter((e) => /^login |request failed/.test(String(e.msg))).slice(-1)[0] ?? {});
 
@@ -311,7 +311,7 @@ describe('faults', () => {
       assert.match(hop.body, /Login is temporarily unavailable/);
       assert.ok(Date.now() - started < 5000, `refused in ${Date.now() - started} ms`);
       await secondary.start();
-      const ms = await timeToRecover(15_000, async () => loggedIn(await tryLogin(config, 'alice', 'alice-password')), lastLoginLine(server));
+      const ms = await timeToRecover(15_000, async () => loggedIn(await tryLogin(config, 'alice', 'alice-password')), whyNotRecovered(server));
       tally.recoveries.push(`LDAP ${ms} ms`);
       await assertAlive(server).catch((err: Error) => {
         // The 503s above are the expected answers, not failures; anything else is.
@@ -368,7 +368,7 @@ describe('faults', () => {
       } finally {
         await restore();
       }
-      const ms = await timeToRecover(10_000, async () => loggedIn(await tryLogin(config, alice.name, alice.password)), lastLoginLine(server));
+      const ms = await timeToRecover(10_000, async () => loggedIn(await tryLogin(config, alice.name, alice.password)), whyNotRecovered(server));
       tally.recoveries.push(`NSS ${ms} ms`);
       tally.survived++;
     });
