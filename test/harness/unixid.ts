@@ -101,15 +101,15 @@ export async function startUnixid(options: UnixidOptions): Promise<UnixidProcess
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  // A crash is easy to mistake for a slow recovery or a refused login: say it where it happens.
-  child.once('exit', (_code, signal) => {
-    if (signal && CRASH_SIGNALS.has(signal)) process.stderr.write(`unixid (pid ${child.pid}) crashed with ${signal}; its last log lines:\n${logs.slice(-10).join('\n')}\n`);
-  });
   let dead = false;
-  void exited.then(() => {
-    dead = true;
-  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      dead = true;
+      // A crash is easy to mistake for a slow recovery or a refused login: say it where it happens.
+      if (signal && CRASH_SIGNALS.has(signal)) process.stderr.write(`unixid (pid ${child.pid}) crashed with ${signal}; its last log lines:\n${logs.slice(-10).join('\n')}\n`);
+      resolve(code);
+    }),
+  );
 
   const url = issuer;
   try {
