@@ -188,7 +188,7 @@ export async function assertAlive(server: UnixidProcess, options: { noErrors?: b
  *
  * Give the server one NSS thread (`nss.threads: 1`) while a file hangs. nss_wrapper's files
  * backend re-reads a changed file without a lock: two threads released from the FIFO at once both
- * free and rebuild its cache, and the process dies in libnss_wrapper (a SIGSEGV, in 5 of 25 runs
+ * free and rebuild its cache, and the process dies in libnss_wrapper (a SIGSEGV, in 7 of 84 runs
  * with two threads). glibc's own NSS modules are safe to call from several threads; the test
  * library is not.
  */
