@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { Router } from 'express';
 import { requestIdFrom } from '../web/request-context.js';
-import { createTokenReviewer, MAX_REVIEW_BYTES, type TokenReviewDeps, type TokenReviewer } from './token-review.js';
+import { MAX_REVIEW_BYTES, type TokenReviewer } from './token-review.js';
 
 export interface FastPathOptions {
   path: string;
@@ -87,22 +86,4 @@ export function tokenReviewFastPath(options: FastPathOptions) {
     });
     return true;
   };
-}
-
-/**
- * The webhook as an express router (for embedding and tests): the very same handler the server
- * mounts before express.
- */
-export function tokenReviewRoutes(deps: TokenReviewDeps, options: { requireClientCert?: boolean } = {}): Router {
-  const fast = tokenReviewFastPath({
-    path: deps.path,
-    review: createTokenReviewer(deps),
-    requireClientCert: options.requireClientCert ?? false,
-    onMalformed: () => deps.onReview?.('malformed'),
-  });
-  const router = Router();
-  router.all(deps.path, (req, res, next) => {
-    if (!fast(req, res)) next();
-  });
-  return router;
 }
