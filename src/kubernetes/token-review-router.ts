@@ -4,7 +4,8 @@ import { tokenReviewFastPath } from './token-review-http.js';
 
 /**
  * The webhook as an express router (for embedding and tests): the very same handler the server
- * mounts before express.
+ * mounts before express. A file of its own so that the webhook thread, which imports
+ * token-review-http.ts, never loads express (test/unit/webhook-worker-imports.test.ts).
  */
 export function tokenReviewRoutes(deps: TokenReviewDeps, options: { requireClientCert?: boolean } = {}): Router {
   const fast = tokenReviewFastPath({

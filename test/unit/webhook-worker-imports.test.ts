@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ALLOWED = new Set(['pino']);
-// Value imports only: `import type` and `export type` are erased by the compiler.
-const IMPORT = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
+// Value imports only (`import type` and `export type` are erased by the compiler), and import().
+const IMPORT = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 /** Every module reached from `entry` (a .ts file), and the packages each one imports. */
 function importGraph(entry: string): Map<string, string[]> {
@@ -20,9 +20,10 @@ function importGraph(entry: string): Map<string, string[]> {
     if (graph.has(file)) return;
     const packages: string[] = [];
     graph.set(file, packages);
-    for (const [, spec] of readFileSync(file, 'utf8').matchAll(IMPORT)) {
-      if (spec!.startsWith('.')) visit(join(dirname(file), spec!.replace(/\.js$/, '.ts')));
-      else if (!spec!.startsWith('node:')) packages.push(spec!);
+    for (const [, fromStatement, fromCall] of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+      const spec = (fromStatement ?? fromCall)!;
+      if (spec.startsWith('.')) visit(join(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else if (!spec.startsWith('node:')) packages.push(spec);
     }
   };
   visit(entry);
