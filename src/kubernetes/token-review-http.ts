@@ -28,7 +28,8 @@ function send(res: ServerResponse, status: number, body: unknown, reqId: string)
  * The TokenReview webhook answered straight from node:http, before express and oidc-provider see
  * the request: it sits on every uncached kubectl request, and the web stack's middleware costs
  * several times the signature check itself. Answers every method on its path (405 but for
- * POST) and returns false for every other path (the caller hands it on). Bad bodies get 400/413 with a reason, like the express route.
+ * POST) and returns false for every other path (the caller hands it on). Bad bodies get 400 or
+ * 413 with a reason. The main port and the webhook thread both serve it.
  */
 export function tokenReviewFastPath(options: FastPathOptions) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {

@@ -16,7 +16,6 @@ export interface ClaimMapping {
 export type ReviewOutcome = 'authenticated' | 'rejected' | 'error' | 'malformed';
 
 export interface TokenReviewDeps {
-  path: string;
   verifier: TokenVerifier;
   mapping: ClaimMapping;
   /** When given, a token also needs its grant to be alive in the store (revocation the apiserver cannot do itself). */
@@ -153,7 +152,7 @@ export type TokenReviewer = (body: unknown, reqId?: string) => ReviewAnswer | Pr
  * Tokens that are not ours get `authenticated: false` without `error` (the apiserver caches that
  * and moves on); malformed bodies get 400 with a reason. Never rejects.
  */
-export function createTokenReviewer(deps: Omit<TokenReviewDeps, 'path'>): TokenReviewer {
+export function createTokenReviewer(deps: TokenReviewDeps): TokenReviewer {
   const timeoutMs = deps.revocationTimeoutMs ?? DEFAULT_REVOCATION_TIMEOUT_MS;
   const log = deps.logger;
 

@@ -9,7 +9,7 @@ import { captureLogs } from '../harness/capture-logs.js';
 import type { VerificationKey } from '../../src/keys/jwk.js';
 import { createGrantLiveness, type GrantLiveness } from '../../src/kubernetes/grant-liveness.js';
 import { createReviewVerifier, type ClaimMapping, type ReviewOutcome } from '../../src/kubernetes/token-review.js';
-import { tokenReviewRoutes } from '../../src/kubernetes/token-review-router.js';
+import { tokenReviewRoutes } from '../harness/token-review.js';
 import type { TokenVerifier } from '../../src/kubernetes/token-verifier.js';
 import { createGrantRevoker } from '../../src/oidc/revoke-grant.js';
 import { createStore, type Store } from '../../src/store/create-store.js';

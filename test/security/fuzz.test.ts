@@ -22,7 +22,7 @@ import { MAX_USERNAME_BYTES, usernameProblem } from '../../src/backends/username
 import { ENV_VARS } from '../../src/config/env.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { mapUser, parseTokenReview } from '../../src/kubernetes/token-review.js';
-import { tokenReviewRoutes } from '../../src/kubernetes/token-review-router.js';
+import { tokenReviewRoutes } from '../harness/token-review.js';
 import { createTokenVerifier } from '../../src/kubernetes/token-verifier.js';
 import { throttleUsername } from '../../src/store/throttle-subject.js';
 
