@@ -15,7 +15,7 @@ export interface AppDeps {
   /** server.trustProxy as one trust function, shared with everything else that asks for the client address. */
   trustProxy: TrustProxy;
   hsts: boolean;
-  /** Routers mounted before the provider, in order (health, interactions, Kubernetes webhooks, home page). */
+  /** Routers mounted before the provider, in order (metrics, health, Kubernetes webhooks, home page). */
   routers: Array<Router | RequestHandler>;
 }
 
@@ -36,6 +36,6 @@ export function createApp(deps: AppDeps): Express {
   for (const r of deps.routers) app.use(r);
   const provider = providerHandler(deps.provider);
   app.use((req, res) => provider(req, res));
-  app.use(errorHandler(deps.renderer, deps.logger));
+  app.use(errorHandler({ renderer: deps.renderer, logger: deps.logger }));
   return app;
 }

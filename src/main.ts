@@ -40,7 +40,7 @@ import { createMemoryDevicePollGate, createRedisDevicePollGate, type DevicePollG
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './store/login-throttle.js';
 import { healthRoutes } from './web/health.js';
 import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
-import { interactionRoutes } from './web/interactions.js';
+import { interactionPages } from './web/interactions.js';
 import { oobRoutes } from './web/oob.js';
 import type { PasswordCheckDeps } from './web/password-check.js';
 import { createNameFingerprint } from './logging/name-fingerprint.js';
@@ -181,9 +181,6 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     hsts: config.issuer.startsWith('https:'),
     routers: [
       metrics.httpMiddleware(),
-      // First: the login page and form post are on every browser login, and express tries each
-      // router in turn (their paths, /interaction/<uid>/..., are no one else's).
-      interactionRoutes({ provider, passwords, resolver, renderer, logger, firstPartyClients: firstParty }),
       healthRoutes({
         accepting: () => accepting,
         checks: [
@@ -225,12 +222,25 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     observe: metrics.observeWhenDone,
   });
 
+  // The login page and form post, on every browser login (their paths, /interaction/<uid>/..., are no one else's).
+  const interactions = interactionPages({
+    provider,
+    passwords,
+    resolver,
+    renderer,
+    firstPartyClients: firstParty,
+    hsts: config.issuer.startsWith('https:'),
+    logger,
+    clientIp,
+    observe: metrics.observeWhenDone,
+  });
+
   const listener = createListener(
     { logger, tls: listenerTlsOf(config.server.tls) },
     (req, res) => {
       if (kube.fastPath?.(req, res)) return;
       wellKnown(req, res, () => {
-        if (!direct(req, res)) app(req, res);
+        if (!direct(req, res) && !interactions(req, res)) app(req, res);
       });
     },
   );

@@ -1,8 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import accepts from 'accepts';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ERRORS, UnixidError } from '../errors.js';
 import { isStoreUnavailable } from '../oidc/store-errors.js';
 import type { Renderer } from './render.js';
+import type { RequestLocals } from './request-context.js';
 
 interface HttpishError {
   status?: number;
@@ -31,28 +34,64 @@ export function describeError(err: unknown): { status: number; code: string; mes
   return { status: status >= 500 ? status : 500, code: 'INTERNAL', message: 'Something went wrong on our side.' };
 }
 
-/** The last express handler: a page (or JSON for API clients) with a safe message and the request id. */
-export function errorHandler(renderer: Renderer, logger: Logger) {
-  return async (err: unknown, req: Request, res: Response, _next: NextFunction): Promise<void> => {
-    const { status, code, message } = describeError(err);
-    const reqId = res.locals.requestId;
-    if (status >= 500) logger.error({ reqId, err, path: req.path }, 'request failed');
-    else logger.info({ reqId, status, code, detail: (err as UnixidError).detail ?? (err as Error)?.message, path: req.path }, 'request refused');
-    if (res.headersSent) return;
-    if (status === 503) res.set('Retry-After', '5');
-    res.set('Cache-Control', 'no-store');
-    const wantsHtml = req.accepts(['json', 'html']) === 'html' && !req.is('json');
-    if (!wantsHtml) {
-      res.status(status).json({ error: code.toLowerCase(), error_description: message, request_id: reqId });
-      return;
-    }
-    try {
-      const view = status === 503 ? 'unavailable' : 'error';
-      const html = await renderer.render(view, { title: status === 503 ? 'Temporarily unavailable' : 'Error', status, message, requestId: reqId, cspNonce: res.locals.cspNonce, retryable: status >= 500 });
-      res.status(status).type('html').send(html);
-    } catch (renderErr) {
-      logger.error({ reqId, err: renderErr }, 'error page failed to render');
-      res.status(status).type('text').send(`${message}\nrequest id: ${reqId}\n`);
-    }
-  };
+export interface ErrorPageDeps {
+  renderer: Renderer;
+  logger: Logger;
+}
+
+/**
+ * Whether the request carries a JSON body (express's `req.is('json')`): a body is announced
+ * (Content-Length or Transfer-Encoding) and its media type is application/json.
+ */
+function hasJsonBody(req: IncomingMessage): boolean {
+  const announced = req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
+  const type = req.headers['content-type'];
+  return announced && typeof type === 'string' && type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+}
+
+function answer(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string>): void {
+  res.writeHead(status, { ...headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * Answer a request that failed: a page (or JSON, for clients that do not ask for HTML or that
+ * sent JSON) with a safe message and the request id; the error itself goes to the log. For
+ * express's requests (the last handler, `errorHandler`) and for those served before express.
+ */
+export async function sendError(deps: ErrorPageDeps, err: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { renderer, logger } = deps;
+  const { status, code, message } = describeError(err);
+  const locals = (res as ServerResponse & { locals?: Partial<RequestLocals> }).locals ?? {};
+  const reqId = locals.requestId;
+  // express's routers may rewrite req.url; originalUrl is the path as received.
+  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (status >= 500) logger.error({ reqId, err, path }, 'request failed');
+  else logger.info({ reqId, status, code, detail: (err as UnixidError).detail ?? (err as Error)?.message, path }, 'request refused');
+  if (res.headersSent) return;
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+  if (status === 503) headers['Retry-After'] = '5';
+  const wantsHtml = accepts(req).type(['json', 'html']) === 'html' && !hasJsonBody(req);
+  if (!wantsHtml) {
+    answer(res, status, 'application/json; charset=utf-8', JSON.stringify({ error: code.toLowerCase(), error_description: message, request_id: reqId }), headers);
+    return;
+  }
+  let html: string;
+  try {
+    const view = status === 503 ? 'unavailable' : 'error';
+    html = await renderer.render(view, { title: status === 503 ? 'Temporarily unavailable' : 'Error', status, message, requestId: reqId, cspNonce: locals.cspNonce, retryable: status >= 500 });
+  } catch (renderErr) {
+    logger.error({ reqId, err: renderErr }, 'error page failed to render');
+    answer(res, status, 'text/plain; charset=utf-8', `${message}\nrequest id: ${reqId}\n`, headers);
+    return;
+  }
+  // The render is asynchronous: the client may have gone, or something else answered, meanwhile.
+  if (!res.headersSent) answer(res, status, 'text/html; charset=utf-8', html, headers);
+}
+
+/** sendError as express's last handler. */
+export function errorHandler(deps: ErrorPageDeps) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): Promise<void> => sendError(deps, err, req, res);
 }

@@ -1,11 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import { providerHandler, type ProviderRef } from '../oidc/provider-ref.js';
-import { logWhenFinished } from './access-log.js';
-import type { ClientIp } from './client-ip.js';
-import { beginRequest } from './request-context.js';
+import { beginDirectRequest, type DirectRequestDeps } from './direct-request.js';
 import { routeKey } from './route-key.js';
-import { setSecurityHeaders } from './security-headers.js';
 
 /** A path unixid's own routes answer, for one method or all; the direct path never takes it. */
 export interface ReservedRoute {
@@ -13,18 +9,13 @@ export interface ReservedRoute {
   method?: string;
 }
 
-export interface ProviderDirectDeps {
+export interface ProviderDirectDeps extends DirectRequestDeps {
   provider: ProviderRef;
   /** oidc-provider's authorization endpoint (its resume is `<path>/<uid>`) and token endpoint, mounted at the root. */
   authorizationPath: string;
   tokenPath: string;
   /** unixid's configurable routes (the basic-auth `GET /token` by default): left to express when they collide. */
   reserved: readonly ReservedRoute[];
-  hsts: boolean;
-  logger: Logger;
-  clientIp: ClientIp;
-  /** Metrics for the answer (unixid_http_request_duration_seconds). */
-  observe(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /**
@@ -55,11 +46,7 @@ export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage,
     const url = req.url ?? '';
     const q = url.indexOf('?');
     if (!wanted(req.method ?? '', q < 0 ? url : url.slice(0, q))) return false;
-    const locals = beginRequest(req, res);
-    setSecurityHeaders(res, locals.cspNonce, { hsts: deps.hsts });
-    let ip: string | undefined;
-    logWhenFinished(deps.logger, req, res, url, () => (ip ??= deps.clientIp(req)));
-    deps.observe(req, res);
+    const { locals } = beginDirectRequest(deps, req, res, url);
     provider(req, res).catch((err: unknown) => {
       // Koa answers its own errors; this is only reached when something fails outside it.
       deps.logger.error({ reqId: locals.requestId, err }, 'provider request failed');

@@ -1,13 +1,15 @@
-// oidc-provider's authorization, resume and token endpoints are served before express. Checked on a
-// real `unixid serve` with real PAM and Redis: a whole kubelogin login goes through them; each of
-// their answers still has what express gives every answer (X-Request-Id, kept when sane, the page
-// policy and security headers, one access log line without the query, the HTTP metrics); and the
-// basic-auth endpoint that shares the token path (GET /token) is still unixid's own.
+// oidc-provider's authorization, resume and token endpoints, and unixid's interaction pages (the
+// login form and its post), are served before express. Checked on a real `unixid serve` with real
+// PAM and Redis: a whole kubelogin login goes through them; each of their answers still has what
+// express gives every answer (X-Request-Id, kept when sane, the page policy and security headers,
+// one access log line without the query, the HTTP metrics) and express's error page and form
+// parser limits; and the basic-auth endpoint that shares the token path (GET /token) is still
+// unixid's own.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import { Browser, formAction, formField } from '../harness/http-client.js';
-import { KUBERNETES_CLIENT_YAML, kubeloginClient, kubeloginLogin } from '../harness/oidc-flows.js';
+import { KUBELOGIN_REDIRECT, KUBERNETES_CLIENT_YAML, kubeloginClient, kubeloginLogin, startKubeloginAuthorize, submitLogin } from '../harness/oidc-flows.js';
 import { startRedis } from '../harness/redis.js';
 import { tempDir } from '../harness/tmp.js';
 import { createUnixAccounts, USERS } from '../harness/unix-accounts.js';
@@ -113,6 +115,111 @@ describe('provider endpoints served before express', () => {
     const res = await fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${alice.name}:${alice.password}`).toString('base64')}` } });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+});
+
+describe('interaction pages served before express', () => {
+  let stack: Awaited<ReturnType<typeof startWithPam>>;
+  let server: UnixidProcess;
+  let config: oidc.Configuration;
+
+  before(async () => {
+    stack = await startWithPam('interaction-direct', []);
+    server = stack.server;
+    config = await kubeloginClient(server.issuer);
+  });
+
+  after(async () => {
+    await stack?.stop();
+  });
+
+  async function accessLine(reqId: string): Promise<Record<string, unknown>> {
+    await server.waitForLog(new RegExp(`"reqId":"${reqId}".*"msg":"request"`));
+    return server.logEntries().find((e) => e.reqId === reqId && e.msg === 'request')!;
+  }
+
+  function assertPage(hop: { headers: Headers; body: string }, what: string): void {
+    const csp = hop.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/, `${what}: page policy`);
+    assert.equal(hop.headers.get('x-frame-options'), 'DENY', what);
+    assert.equal(hop.headers.get('x-content-type-options'), 'nosniff', what);
+    assert.equal(hop.headers.get('cache-control'), 'no-store', what);
+    assert.equal(hop.headers.get('content-type'), 'text/html; charset=utf-8', what);
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+    assert.ok(nonce && hop.body.includes(`nonce="${nonce}"`), `${what}: the page uses the nonce its header allows`);
+    assert.match(hop.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, `${what}: a request id`);
+  }
+
+  it('the login page, a wrong password and the right one: each answer logged, counted and locked down', async () => {
+    const browser = new Browser();
+    const { page } = await startKubeloginAuthorize(config, browser);
+    assert.equal(page.status, 200);
+    assertPage(page, 'login page');
+    const uid = /\/interaction\/([^/?#]+)$/.exec(page.url)![1]!;
+    const shown = await accessLine(page.headers.get('x-request-id')!);
+    assert.deepEqual([shown.method, shown.path, shown.status, shown.ip], ['GET', `/interaction/${uid}`, 200, '127.0.0.1']);
+
+    const wrong = await browser.request(new URL(formAction(page.body)!, page.url).href, { form: { username: alice.name, password: 'not-the-password' } });
+    assert.equal(wrong.status, 401);
+    assertPage(wrong, 'wrong password');
+    assert.match(wrong.body, /Invalid username or password/);
+    assert.match(wrong.body, new RegExp(`value="${alice.name}"`), 'the username is kept in the form');
+    const failed = server.logEntries().find((e) => e.msg === 'login failed' && e.reqId === wrong.headers.get('x-request-id'));
+    assert.equal(failed?.ip, '127.0.0.1', 'the failure is logged under the request id, with the client address');
+
+    const done = await submitLogin(browser, wrong, alice.name, alice.password);
+    assert.ok(done.location?.startsWith(KUBELOGIN_REDIRECT), 'the right password ends at the client with a code');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /unixid_http_request_duration_seconds_count\{route="\/interaction\/:uid",method="GET",status="200"\} [1-9]/);
+    assert.match(metrics, /unixid_http_request_duration_seconds_count\{route="\/interaction\/:uid\/login",method="POST",status="401"\} [1-9]/);
+    assert.match(metrics, /unixid_http_request_duration_seconds_count\{route="\/interaction\/:uid\/login",method="POST",status="303"\} [1-9]/);
+  });
+
+  it('an interaction that does not exist: the error page for a browser, JSON for an API client, both with the request id', async () => {
+    const html = await new Browser().request(`${server.url}/interaction/no-such-uid`);
+    assert.equal(html.status, 400);
+    assertPage(html, 'error page');
+    assert.ok(html.body.includes(html.headers.get('x-request-id')!), 'the page shows the request id');
+
+    const res = await fetch(`${server.url}/interaction/no-such-uid/login`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'trace-interaction-1' },
+      body: 'username=a&password=b',
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const body = (await res.json()) as { error: string; error_description: string; request_id: string };
+    assert.equal(body.request_id, 'trace-interaction-1');
+    assert.ok(body.error && body.error_description, 'an error and a reason');
+    const line = await accessLine('trace-interaction-1');
+    assert.deepEqual([line.method, line.status], ['POST', 400]);
+  });
+
+  it("the form parser's limits, before the interaction is looked up: 413 over 16 KB, 415 for an unknown charset, 400 for a bad encoding", async () => {
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(`${server.url}/interaction/any/login`, { method: 'POST', headers: { accept: 'application/json', ...headers }, body });
+    const big = await post({ 'content-type': 'application/x-www-form-urlencoded' }, `username=a&password=${'p'.repeat(17 * 1024)}`);
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: string }).error, 'payload_too_large');
+    const charset = await post({ 'content-type': 'application/x-www-form-urlencoded; charset=koi8-r' }, 'username=a&password=b');
+    assert.equal(charset.status, 415);
+    const encoding = await post({ 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, 'not gzip at all');
+    assert.equal(encoding.status, 400);
+  });
+
+  it('HEAD of the login page has its headers and no body; methods the pages do not serve are 404', async () => {
+    const browser = new Browser();
+    const { page } = await startKubeloginAuthorize(config, browser);
+    const head = await fetch(page.url, { method: 'HEAD', headers: { cookie: browser.cookieHeader(), accept: 'text/html' } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.ok(Number(head.headers.get('content-length')) > 0, 'the length of the page it would send');
+    assert.equal(await head.text(), '');
+    for (const method of ['PUT', 'DELETE', 'PATCH']) {
+      const res = await fetch(`${page.url}/login`, { method, headers: { accept: 'application/json' } });
+      assert.equal(res.status, 404, `${method} /interaction/<uid>/login`);
+    }
   });
 });
 
