@@ -229,16 +229,27 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         next();
       };
     },
-    async time<T>(kind: BackendKind, fn: () => Promise<T>): Promise<T> {
+    time<T>(kind: BackendKind, fn: () => Promise<T>): Promise<T> {
       const started = process.hrtime.bigint();
-      let ok = false;
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      let running: Promise<T>;
       try {
-        const value = await fn();
-        ok = true;
-        return value;
-      } finally {
-        observeBackend(kind, Number(process.hrtime.bigint() - started) / 1e9, ok);
+        running = Promise.resolve(fn());
+      } catch (err) {
+        observeBackend(kind, seconds(), false);
+        return Promise.reject(err);
       }
+      // One then, not an async function around an await: this wraps every store call.
+      return running.then(
+        (value) => {
+          observeBackend(kind, seconds(), true);
+          return value;
+        },
+        (err: unknown) => {
+          observeBackend(kind, seconds(), false);
+          throw err;
+        },
+      );
     },
   };
 }

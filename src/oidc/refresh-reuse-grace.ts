@@ -9,12 +9,15 @@ import { decorateAdapter, type AdapterClass } from '../store/decorate-adapter.js
  */
 export function withRefreshReuseGrace(Base: AdapterClass, graceSeconds: number, now: () => number = Date.now): AdapterClass {
   if (graceSeconds <= 0) return Base;
-  return decorateAdapter(Base, async (method, model, call) => {
-    const found = (await call()) as AdapterPayload | undefined;
-    if (method !== 'find' || model !== 'RefreshToken' || !found || typeof found.consumed !== 'number') return found;
+  const withinGrace = (found: AdapterPayload | undefined): AdapterPayload | undefined => {
+    if (!found || typeof found.consumed !== 'number') return found;
     const consumedAt = found.consumed > 1e12 ? found.consumed / 1000 : found.consumed;
     if (now() / 1000 - consumedAt > graceSeconds) return found;
     const { consumed: _consumed, ...rest } = found;
     return rest as AdapterPayload;
-  });
+  };
+  // Not an async function: every other call is handed through as it is, without a promise of its own.
+  return decorateAdapter(Base, (method, model, call) =>
+    method === 'find' && model === 'RefreshToken' ? call().then((found) => withinGrace(found as AdapterPayload | undefined)) : call(),
+  );
 }

@@ -28,7 +28,15 @@ export function decorateAdapter(Base: AdapterClass, around: AdapterAround): Adap
     Object.defineProperty(Decorated.prototype, method, {
       value(this: { inner: Adapter; model: string }, ...args: unknown[]) {
         const inner = this.inner as unknown as Record<AdapterMethod, (...a: unknown[]) => Promise<unknown>>;
-        return around(method, this.model, () => Promise.resolve().then(() => inner[method].apply(this.inner, args)));
+        // Called at once, not on the next tick: every store call of a login passes three of these
+        // layers, and each deferred call cost two more promises (each seen by the async hooks).
+        return around(method, this.model, () => {
+          try {
+            return Promise.resolve(inner[method].apply(this.inner, args));
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        });
       },
     });
   }

@@ -21,6 +21,21 @@ describe('adapter decorators', () => {
     assert.deepEqual(seen, ['Grant.upsert', 'Grant.find', 'Grant.destroy', 'Grant.find']);
   });
 
+  it('turn an inner method that throws at once into a rejection, never a throw at the caller', async () => {
+    class Throwing {
+      constructor(readonly model: string) {}
+      find(): Promise<undefined> {
+        throw new Error('thrown, not rejected');
+      }
+    }
+    const Adapter = withStoreErrors(decorateAdapter(Throwing as never, (_method, _model, call) => call()));
+    let result: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      result = new Adapter('Session').find('x');
+    });
+    await assert.rejects(result!, (err: unknown) => err instanceof StoreUnavailableError);
+  });
+
   it('turn a store failure into a 503 StoreUnavailableError but pass programming errors on', async () => {
     const Failing = decorateAdapter(createMemoryAdapterClass(), (method, _model, call) =>
       method === 'find' ? Promise.reject(new Error('ECONNREFUSED')) : method === 'destroy' ? Promise.reject(new TypeError('bug')) : call(),

@@ -73,6 +73,15 @@ describe('metrics', () => {
       }),
       /server down/,
     );
+    // A call that throws before it has a promise is a rejection too, and counted as an error.
+    let thrown: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      thrown = m.time('nss', () => {
+        throw new Error('no thread');
+      });
+    });
+    await assert.rejects(thrown!, /no thread/);
+    assert.equal(await count(m, 'unixid_backend_duration_seconds', { kind: 'nss', result: 'error' }), 1);
     assert.equal(await count(m, 'unixid_backend_duration_seconds', { kind: 'pam', result: 'ok' }), 1);
     assert.equal(await count(m, 'unixid_backend_duration_seconds', { kind: 'pam', result: 'error' }), 1);
     assert.equal(await count(m, 'unixid_backend_duration_seconds', { kind: 'redis', result: 'ok' }), 1);
