@@ -33,23 +33,28 @@ const CONTROLS = 0xa0; // [0] constructed
 const MAX_PENDING = 16 * 1024 * 1024;
 
 class Incomplete extends Error {}
+/**
+ * Thrown whenever the bytes so far end inside an element, which is at the end of nearly every
+ * chunk: one instance made once, because a new Error would capture a stack trace each time.
+ */
+const INCOMPLETE = new Incomplete('incomplete BER element');
 
 /** Read one BER TLV at `offset` of `buf` (definite lengths only). Throws Incomplete or a parse error. */
 export function readTlv(buf: Buffer, offset: number, limit = buf.length): Tlv {
-  if (offset + 2 > limit) throw new Incomplete();
+  if (offset + 2 > limit) throw INCOMPLETE;
   const tag = buf[offset]!;
   let len = buf[offset + 1]!;
   let start = offset + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
     if (n === 0 || n > 4) throw new Error(`unsupported BER length form 0x${len.toString(16)}`);
-    if (start + n > limit) throw new Incomplete();
+    if (start + n > limit) throw INCOMPLETE;
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + buf[start + i]!;
     start += n;
   }
   const end = start + len;
-  if (end > limit) throw new Incomplete();
+  if (end > limit) throw INCOMPLETE;
   return { tag, start, end };
 }
 
