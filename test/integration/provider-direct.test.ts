@@ -38,26 +38,29 @@ async function startWithPam(name: string, yaml: string[]): Promise<{ server: Uni
   };
 }
 
-describe('provider endpoints served before express', () => {
-  let stack: Awaited<ReturnType<typeof startWithPam>>;
-  let server: UnixidProcess;
-  let config: oidc.Configuration;
-
+/**
+ * A server for one describe block: started before its tests, stopped after them. `accessLine`
+ * waits for the access log line of one request id (pino writes asynchronously).
+ */
+function serverFor(name: string, yaml: string[] = []) {
+  const h = {} as { stack: Awaited<ReturnType<typeof startWithPam>>; server: UnixidProcess; config: oidc.Configuration; accessLine(reqId: string): Promise<Record<string, unknown>> };
   before(async () => {
-    stack = await startWithPam('provider-direct', []);
-    server = stack.server;
-    config = await kubeloginClient(server.issuer);
+    h.stack = await startWithPam(name, yaml);
+    h.server = h.stack.server;
+    h.config = await kubeloginClient(h.server.issuer);
   });
-
   after(async () => {
-    await stack?.stop();
+    await h.stack?.stop();
   });
+  h.accessLine = async (reqId) => {
+    await h.server.waitForLog(new RegExp(`"reqId":"${reqId}".*"msg":"request"`));
+    return h.server.logEntries().find((e) => e.reqId === reqId && e.msg === 'request')!;
+  };
+  return h;
+}
 
-  /** The access log line of one request id (pino writes asynchronously: wait for it). */
-  async function accessLine(reqId: string): Promise<Record<string, unknown>> {
-    await server.waitForLog(new RegExp(`"reqId":"${reqId}".*"msg":"request"`));
-    return server.logEntries().find((e) => e.reqId === reqId && e.msg === 'request')!;
-  }
+describe('provider endpoints served before express', () => {
+  const h = serverFor('provider-direct');
 
   function assertLockedDown(res: Response, what: string): void {
     const csp = res.headers.get('content-security-policy') ?? '';
@@ -70,23 +73,23 @@ describe('provider endpoints served before express', () => {
   }
 
   it('a kubelogin login goes through authorize, resume and the code exchange', async () => {
-    const { tokens } = await kubeloginLogin(config, new Browser(), alice.name, alice.password);
+    const { tokens } = await kubeloginLogin(h.config, new Browser(), alice.name, alice.password);
     assert.ok(tokens.id_token && tokens.refresh_token);
   });
 
   it('authorize: a 303 to the login page with the security headers, a request id and an access line without the query', async () => {
-    const url = `${server.url}/auth?client_id=kubernetes&response_type=code&scope=openid&redirect_uri=http://localhost:8000&state=secret-state-value&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`;
+    const url = `${h.server.url}/auth?client_id=kubernetes&response_type=code&scope=openid&redirect_uri=http://localhost:8000&state=secret-state-value&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`;
     const res = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
     assert.equal(res.status, 303);
     assert.match(res.headers.get('location') ?? '', /^\/interaction\//);
     assertLockedDown(res, 'authorize');
-    const line = await accessLine(res.headers.get('x-request-id')!);
+    const line = await h.accessLine(res.headers.get('x-request-id')!);
     assert.deepEqual([line.method, line.path, line.status, line.ip], ['GET', '/auth', 303, '127.0.0.1']);
     assert.ok(!JSON.stringify(line).includes('secret-state-value'), 'no query in the log');
   });
 
   it('resume of an unknown interaction: the error page, nonce in the page matching the header', async () => {
-    const res = await fetch(`${server.url}/auth/no-such-interaction`, { redirect: 'manual', headers: { accept: 'text/html' } });
+    const res = await fetch(`${h.server.url}/auth/no-such-interaction`, { redirect: 'manual', headers: { accept: 'text/html' } });
     assert.equal(res.status, 400);
     assertLockedDown(res, 'resume');
     const nonce = /'nonce-([^']+)'/.exec(res.headers.get('content-security-policy')!)![1]!;
@@ -94,7 +97,7 @@ describe('provider endpoints served before express', () => {
   });
 
   it('token: a sane X-Request-Id is kept; a bad grant is a 400 with a reason; the answer is logged and counted', async () => {
-    const res = await fetch(`${server.url}/token`, {
+    const res = await fetch(`${h.server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'trace-direct-1' },
       body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', redirect_uri: 'http://localhost:8000', code_verifier: 'v'.repeat(43), client_id: 'kubernetes' }),
@@ -102,41 +105,24 @@ describe('provider endpoints served before express', () => {
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
     assert.equal(res.headers.get('x-request-id'), 'trace-direct-1');
-    const line = await accessLine('trace-direct-1');
+    const line = await h.accessLine('trace-direct-1');
     assert.deepEqual([line.method, line.path, line.status], ['POST', '/token', 400]);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${h.server.url}/metrics`)).text();
     assert.match(metrics, /unixid_http_request_duration_seconds_count\{[^}]*method="POST"[^}]*status="400"[^}]*\} [1-9]/, 'the 400 is in the HTTP metrics');
   });
 
   it('GET /token is still the basic-auth endpoint (unixid\'s own route on the same path)', async () => {
-    const asked = await fetch(`${server.url}/token`);
+    const asked = await fetch(`${h.server.url}/token`);
     assert.equal(asked.status, 401);
     assert.match(asked.headers.get('www-authenticate') ?? '', /^Basic /);
-    const res = await fetch(`${server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${alice.name}:${alice.password}`).toString('base64')}` } });
+    const res = await fetch(`${h.server.url}/token`, { headers: { authorization: `Basic ${Buffer.from(`${alice.name}:${alice.password}`).toString('base64')}` } });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
   });
 });
 
 describe('interaction pages served before express', () => {
-  let stack: Awaited<ReturnType<typeof startWithPam>>;
-  let server: UnixidProcess;
-  let config: oidc.Configuration;
-
-  before(async () => {
-    stack = await startWithPam('interaction-direct', []);
-    server = stack.server;
-    config = await kubeloginClient(server.issuer);
-  });
-
-  after(async () => {
-    await stack?.stop();
-  });
-
-  async function accessLine(reqId: string): Promise<Record<string, unknown>> {
-    await server.waitForLog(new RegExp(`"reqId":"${reqId}".*"msg":"request"`));
-    return server.logEntries().find((e) => e.reqId === reqId && e.msg === 'request')!;
-  }
+  const h = serverFor('interaction-direct');
 
   function assertPage(hop: { headers: Headers; body: string }, what: string): void {
     const csp = hop.headers.get('content-security-policy') ?? '';
@@ -152,11 +138,11 @@ describe('interaction pages served before express', () => {
 
   it('the login page, a wrong password and the right one: each answer logged, counted and locked down', async () => {
     const browser = new Browser();
-    const { page } = await startKubeloginAuthorize(config, browser);
+    const { page } = await startKubeloginAuthorize(h.config, browser);
     assert.equal(page.status, 200);
     assertPage(page, 'login page');
     const uid = /\/interaction\/([^/?#]+)$/.exec(page.url)![1]!;
-    const shown = await accessLine(page.headers.get('x-request-id')!);
+    const shown = await h.accessLine(page.headers.get('x-request-id')!);
     assert.deepEqual([shown.method, shown.path, shown.status, shown.ip], ['GET', `/interaction/${uid}`, 200, '127.0.0.1']);
 
     const wrong = await browser.request(new URL(formAction(page.body)!, page.url).href, { form: { username: alice.name, password: 'not-the-password' } });
@@ -164,24 +150,24 @@ describe('interaction pages served before express', () => {
     assertPage(wrong, 'wrong password');
     assert.match(wrong.body, /Invalid username or password/);
     assert.match(wrong.body, new RegExp(`value="${alice.name}"`), 'the username is kept in the form');
-    const failed = server.logEntries().find((e) => e.msg === 'login failed' && e.reqId === wrong.headers.get('x-request-id'));
+    const failed = h.server.logEntries().find((e) => e.msg === 'login failed' && e.reqId === wrong.headers.get('x-request-id'));
     assert.equal(failed?.ip, '127.0.0.1', 'the failure is logged under the request id, with the client address');
 
     const done = await submitLogin(browser, wrong, alice.name, alice.password);
     assert.ok(done.location?.startsWith(KUBELOGIN_REDIRECT), 'the right password ends at the client with a code');
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${h.server.url}/metrics`)).text();
     assert.match(metrics, /unixid_http_request_duration_seconds_count\{route="\/interaction\/:uid",method="GET",status="200"\} [1-9]/);
     assert.match(metrics, /unixid_http_request_duration_seconds_count\{route="\/interaction\/:uid\/login",method="POST",status="401"\} [1-9]/);
     assert.match(metrics, /unixid_http_request_duration_seconds_count\{route="\/interaction\/:uid\/login",method="POST",status="303"\} [1-9]/);
   });
 
   it('an interaction that does not exist: the error page for a browser, JSON for an API client, both with the request id', async () => {
-    const html = await new Browser().request(`${server.url}/interaction/no-such-uid`);
+    const html = await new Browser().request(`${h.server.url}/interaction/no-such-uid`);
     assert.equal(html.status, 400);
     assertPage(html, 'error page');
     assert.ok(html.body.includes(html.headers.get('x-request-id')!), 'the page shows the request id');
 
-    const res = await fetch(`${server.url}/interaction/no-such-uid/login`, {
+    const res = await fetch(`${h.server.url}/interaction/no-such-uid/login`, {
       method: 'POST',
       headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'trace-interaction-1' },
       body: 'username=a&password=b',
@@ -192,13 +178,13 @@ describe('interaction pages served before express', () => {
     const body = (await res.json()) as { error: string; error_description: string; request_id: string };
     assert.equal(body.request_id, 'trace-interaction-1');
     assert.ok(body.error && body.error_description, 'an error and a reason');
-    const line = await accessLine('trace-interaction-1');
+    const line = await h.accessLine('trace-interaction-1');
     assert.deepEqual([line.method, line.status], ['POST', 400]);
   });
 
   it("the form parser's limits, before the interaction is looked up: 413 over 16 KB, 415 for an unknown charset, 400 for a bad encoding", async () => {
     const post = (headers: Record<string, string>, body: string) =>
-      fetch(`${server.url}/interaction/any/login`, { method: 'POST', headers: { accept: 'application/json', ...headers }, body });
+      fetch(`${h.server.url}/interaction/any/login`, { method: 'POST', headers: { accept: 'application/json', ...headers }, body });
     const big = await post({ 'content-type': 'application/x-www-form-urlencoded' }, `username=a&password=${'p'.repeat(17 * 1024)}`);
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: string }).error, 'payload_too_large');
@@ -210,7 +196,7 @@ describe('interaction pages served before express', () => {
 
   it('HEAD of the login page has its headers and no body; methods the pages do not serve are 404', async () => {
     const browser = new Browser();
-    const { page } = await startKubeloginAuthorize(config, browser);
+    const { page } = await startKubeloginAuthorize(h.config, browser);
     const head = await fetch(page.url, { method: 'HEAD', headers: { cookie: browser.cookieHeader(), accept: 'text/html' } });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
