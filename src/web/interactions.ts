@@ -33,10 +33,11 @@ type Step = (req: IncomingMessage, res: ServerResponse, request: DirectRequest) 
 
 /**
  * The interaction pages oidc-provider sends the browser to, served straight from node:http before
- * express (a login is two of them: express cost each about 0.2 ms of CPU): the login form (POSTed
- * under /interaction/<uid>/ so the short-lived interaction cookie, scoped to that path, comes
- * along), consent (implied for first-party clients) and abort. Each request gets what express's
- * chain gave it (request id, security headers, access log, metrics) and failures get its error page.
+ * express (a login is two of them; through express a PAM login cost about 0.7 ms more CPU,
+ * bench/README.md item 1): the login form (POSTed under /interaction/<uid>/ so the short-lived
+ * interaction cookie, scoped to that path, comes along), consent (implied for first-party
+ * clients) and abort. Each request gets what express's chain gave it (request id, security
+ * headers, access log, metrics) and failures get its error page.
  * Returns false for every other request, and for a method these paths do not serve (the caller
  * hands it on, and express answers it as before).
  */
