@@ -40,6 +40,7 @@ import { createMemoryDevicePollGate, createRedisDevicePollGate, type DevicePollG
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './store/login-throttle.js';
 import { healthRoutes } from './web/health.js';
 import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
+import type { DirectRequestDeps } from './web/direct-request.js';
 import { interactionPages } from './web/interactions.js';
 import { oobRoutes } from './web/oob.js';
 import type { PasswordCheckDeps } from './web/password-check.js';
@@ -172,13 +173,17 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const { webhookThread } = kube;
 
   let accepting = true;
+  // HSTS only means something when browsers reach the issuer over https.
+  const hsts = config.issuer.startsWith('https:');
+  // What every request served before express needs to get what express gives the others.
+  const beforeExpress: DirectRequestDeps = { hsts, logger, clientIp, observe: metrics.observeWhenDone };
   const firstParty = new Set([HOME_CLIENT_ID, ...config.clients.filter((c) => c.firstParty).map((c) => c.client_id)]);
   const app = createApp({
     provider,
     renderer,
     logger,
     trustProxy,
-    hsts: config.issuer.startsWith('https:'),
+    hsts,
     routers: [
       metrics.httpMiddleware(),
       healthRoutes({
@@ -201,7 +206,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const wellKnown = wellKnownFastPath({
     paths: ['/.well-known/openid-configuration', provider.current.pathFor('jwks', { mountPath: '' })],
     provider,
-    hsts: config.issuer.startsWith('https:'),
+    hsts,
     onServed: metrics.observeHttp,
   });
 
@@ -216,10 +221,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
       ...(kubeRoutes.basicAuthToken.enabled ? [{ path: kubeRoutes.basicAuthToken.path, method: 'GET' }] : []),
       ...(config.observability.metrics.enabled ? [{ path: config.observability.metrics.path }] : []),
     ],
-    hsts: config.issuer.startsWith('https:'),
-    logger,
-    clientIp,
-    observe: metrics.observeWhenDone,
+    ...beforeExpress,
   });
 
   // The login page and form post, on every browser login (their paths, /interaction/<uid>/..., are no one else's).
@@ -229,10 +231,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     resolver,
     renderer,
     firstPartyClients: firstParty,
-    hsts: config.issuer.startsWith('https:'),
-    logger,
-    clientIp,
-    observe: metrics.observeWhenDone,
+    ...beforeExpress,
   });
 
   const listener = createListener(

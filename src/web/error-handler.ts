@@ -6,6 +6,7 @@ import { ERRORS, UnixidError } from '../errors.js';
 import { isStoreUnavailable } from '../oidc/store-errors.js';
 import type { Renderer } from './render.js';
 import type { RequestLocals } from './request-context.js';
+import { sendBody } from './send-body.js';
 
 interface HttpishError {
   status?: number;
@@ -49,11 +50,6 @@ function hasJsonBody(req: IncomingMessage): boolean {
   return announced && typeof type === 'string' && type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 }
 
-function answer(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string>): void {
-  res.writeHead(status, { ...headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 /**
  * Answer a request that failed: a page (or JSON, for clients that do not ask for HTML or that
  * sent JSON) with a safe message and the request id; the error itself goes to the log. For
@@ -75,7 +71,7 @@ export async function sendError(deps: ErrorPageDeps, err: unknown, req: Incoming
   if (status === 503) headers['Retry-After'] = '5';
   const wantsHtml = accepts(req).type(['json', 'html']) === 'html' && !hasJsonBody(req);
   if (!wantsHtml) {
-    answer(res, status, 'application/json; charset=utf-8', JSON.stringify({ error: code.toLowerCase(), error_description: message, request_id: reqId }), headers);
+    sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify({ error: code.toLowerCase(), error_description: message, request_id: reqId }), headers);
     return;
   }
   let html: string;
@@ -84,11 +80,11 @@ export async function sendError(deps: ErrorPageDeps, err: unknown, req: Incoming
     html = await renderer.render(view, { title: status === 503 ? 'Temporarily unavailable' : 'Error', status, message, requestId: reqId, cspNonce: locals.cspNonce, retryable: status >= 500 });
   } catch (renderErr) {
     logger.error({ reqId, err: renderErr }, 'error page failed to render');
-    answer(res, status, 'text/plain; charset=utf-8', `${message}\nrequest id: ${reqId}\n`, headers);
+    sendBody(res, status, 'text/plain; charset=utf-8', `${message}\nrequest id: ${reqId}\n`, headers);
     return;
   }
   // The render is asynchronous: the client may have gone, or something else answered, meanwhile.
-  if (!res.headersSent) answer(res, status, 'text/html; charset=utf-8', html, headers);
+  if (!res.headersSent) sendBody(res, status, 'text/html; charset=utf-8', html, headers);
 }
 
 /** sendError as express's last handler. */

@@ -9,6 +9,7 @@ import { finishInteraction, type Interaction } from './finish-interaction.js';
 import { GENERIC_LOGIN_FAILURE } from './login-messages.js';
 import { abandonSignal, checkPassword, type PasswordCheckDeps } from './password-check.js';
 import type { Renderer } from './render.js';
+import { sendBody } from './send-body.js';
 
 export interface InteractionDeps extends DirectRequestDeps {
   provider: ProviderRef;
@@ -52,8 +53,7 @@ export function interactionPages(deps: InteractionDeps): (req: IncomingMessage, 
 
   async function page(res: ServerResponse, request: DirectRequest, view: string, locals: Record<string, unknown>, status = 200): Promise<void> {
     const html = await renderer.render(view, { cspNonce: request.locals.cspNonce, requestId: request.locals.requestId, ...locals });
-    res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html), 'Cache-Control': 'no-store' });
-    res.end(html);
+    sendBody(res, status, 'text/html; charset=utf-8', html, { 'Cache-Control': 'no-store' });
   }
 
   async function clientName(clientId: string): Promise<string> {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { providerHandler, type ProviderRef } from '../oidc/provider-ref.js';
 import { beginDirectRequest, type DirectRequestDeps } from './direct-request.js';
 import { routeKey } from './route-key.js';
+import { sendBody } from './send-body.js';
 
 /** A path unixid's own routes answer, for one method or all; the direct path never takes it. */
 export interface ReservedRoute {
@@ -51,8 +52,7 @@ export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage,
       // Koa answers its own errors; this is only reached when something fails outside it.
       deps.logger.error({ reqId: locals.requestId, err }, 'provider request failed');
       if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
-        res.end(`Internal error (request id ${locals.requestId}).\n`);
+        sendBody(res, 500, 'text/plain; charset=utf-8', `Internal error (request id ${locals.requestId}).\n`, { 'Cache-Control': 'no-store' });
       } else res.destroy();
     });
     return true;
