@@ -23,7 +23,10 @@ export interface TokenVerifierOptions {
   keys: () => readonly VerificationKey[];
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
-  /** Successful verifications remembered by token hash until `exp`; 0 disables the cache. */
+  /**
+   * Successful verifications remembered by token hash until `exp`, once a token has been seen twice
+   * (see `createTokenVerifier`); 0 disables the cache.
+   */
   cacheMaxEntries: number;
   /** Claim that must hold a string or an array of strings when present (a bad member fails the token, as in kube-apiserver). */
   groupsClaim?: string;
@@ -163,6 +166,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // A Map iterates in insertion order; re-inserting on a hit keeps it least-recently-used first.
   const cache = new Map<string, Success>();
   let lastSweep = 0;
+  // Digests of tokens verified once and not (yet) cached, oldest first: the admission filter.
+  const seenOnce = new Set<string>();
 
   function findKey(kid: string): VerificationKey | undefined {
     return options.keys().find((k) => k.kid === kid);
@@ -179,8 +184,23 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return header;
   }
 
-  function remember(hash: string, result: Success): void {
+  /**
+   * Cache `result` if its token was verified before while its digest was still in `seenOnce`;
+   * otherwise only note the digest. Most tokens are reviewed once (kube-apiserver caches the answer
+   * itself), and a stored result that is never read again is pure cost on a miss: it outlives
+   * hundreds of requests, so the garbage collector copies and promotes it before it is evicted.
+   */
+  function admit(hash: string, result: Success): void {
     if (maxEntries === 0) return;
+    if (seenOnce.delete(hash)) {
+      remember(hash, result);
+      return;
+    }
+    if (seenOnce.size >= maxEntries) seenOnce.delete(seenOnce.values().next().value!);
+    seenOnce.add(hash);
+  }
+
+  function remember(hash: string, result: Success): void {
     if (cache.size >= maxEntries) {
       const t = now();
       if (t - lastSweep >= SWEEP_INTERVAL_MS) {
@@ -261,7 +281,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
       try {
         const result = check(token, nowMs);
-        remember(hash, result);
+        admit(hash, result);
         return result;
       } catch (err) {
         if (err instanceof Reject) return { ok: false, reason: err.message };

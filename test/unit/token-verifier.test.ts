@@ -197,11 +197,14 @@ describe('token verifier', () => {
     rejects(signJwt({ alg: 'RS256', kid: 'rsa-1', crit: ['exp'] }, claims(), rsa.privateKey), /crit/);
   });
 
-  it('caches a success: the same result object until exp, then rejects it', () => {
+  it('caches a success from its second sight: the same result object until exp, then rejects it', () => {
     const { v, setNow } = verifier();
     const token = rs256(claims({ exp: Math.floor(NOW / 1000) + 60 }));
+    const once = v.verify(token);
+    assert.equal(once.ok, true);
     const first = v.verify(token);
     assert.equal(first.ok, true);
+    assert.notEqual(first, once, 'a first sight is verified and only noted, not cached');
     assert.equal(v.verify(token), first, 'a cache hit returns the same result');
     setNow(NOW + 59_000);
     assert.equal(v.verify(token), first);
@@ -230,10 +233,30 @@ describe('token verifier', () => {
   it('keeps the cache bounded and still verifies evicted tokens', () => {
     const { v } = verifier({ cacheMaxEntries: 2 });
     const tokens = [1, 2, 3].map((n) => rs256(claims({ sub: `u-${n}` })));
-    const results = tokens.map((t) => v.verify(t));
+    const results = tokens.map((t) => [v.verify(t), v.verify(t)][1]!);
     assert.ok(results.every((r) => r.ok));
+    assert.equal(v.verify(tokens[2]!), results[2], 'the newest entry is cached');
     assert.notEqual(v.verify(tokens[0]!), results[0], 'the oldest entry was evicted and re-verified');
     assert.equal(v.verify(tokens[0]!).ok, true);
+  });
+
+  it('admits a token to the cache only when it comes back while its first sight is still remembered', () => {
+    const { v } = verifier({ cacheMaxEntries: 2 });
+    const [a, b, c] = [1, 2, 3].map((n) => rs256(claims({ sub: `u-${n}` }))) as [string, string, string];
+    // Seen once each: nothing cached, and only the last two sights are remembered (as many as the cache holds).
+    for (const t of [a, b, c]) assert.equal(v.verify(t).ok, true);
+    // a's first sight was forgotten: this is a first sight again, so a is still not cached...
+    const a1 = v.verify(a);
+    const a2 = v.verify(a);
+    assert.notEqual(a2, a1, 'a came back after its first sight was forgotten: not cached then');
+    // ...but this time its sight was remembered, so the second one cached it.
+    assert.equal(v.verify(a), a2, 'cached from the sight after a remembered one');
+    // c was still remembered from the first round: its next sight caches it at once.
+    const c2 = v.verify(c);
+    assert.equal(v.verify(c), c2);
+    // A refused token is refused every time: refusals are never cached.
+    const bad = rs256(claims({ aud: 'other' }));
+    for (let i = 0; i < 3; i++) rejects(bad, /audience/, v);
   });
 
   it('works with the cache disabled', () => {
