@@ -45,6 +45,14 @@ const NBF_LEEWAY_SECONDS = 60;
 /** A full sweep for expired cache entries runs at most this often; otherwise the oldest entry goes. */
 const SWEEP_INTERVAL_MS = 1000;
 /**
+ * The cache is indexed by this many of a token's last characters (the end of its signature), and
+ * an entry is used only when the whole token's SHA-256 matches too; so a miss, the common case,
+ * costs no hashing. Twelve base64url characters are 72 bits of a signature, and a copy: V8 makes
+ * shorter substrings than 13 characters as copies rather than views, so an index kept in the
+ * cache or the admission filter never keeps the token's kilobyte alive.
+ */
+const INDEX_CHARS = 12;
+/**
  * Distinct JOSE headers remembered once parsed. A signing key's tokens all share one header
  * segment, so a handful covers every key in the ring; more (made-up headers) empty the memo.
  */
@@ -154,7 +162,8 @@ function isStringArray(value: unknown): value is string[] {
 /**
  * Build the webhook's verifier: the checks kube-apiserver makes on an ID token (alg, signature by a
  * published key, exact `iss`, `aud`, `exp` without leeway, `nbf` with 60 s), done locally with
- * node:crypto, and successful results cached by SHA-256 of the token until `exp`. Never throws.
+ * node:crypto, and successful results cached until `exp` (bound to the token by its SHA-256, from
+ * the second time it is seen). Never throws.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const now = options.now ?? Date.now;
@@ -163,10 +172,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const maxEntries = Math.max(0, Math.floor(options.cacheMaxEntries));
   const keep = options.keepClaims;
   type Success = Extract<VerifyResult, { ok: true }>;
-  // A Map iterates in insertion order; re-inserting on a hit keeps it least-recently-used first.
-  const cache = new Map<string, Success>();
+  /** A cached result and the SHA-256 of the whole token it belongs to (the index is only its tail). */
+  interface Entry {
+    readonly digest: string;
+    readonly result: Success;
+  }
+  // By index (INDEX_CHARS). A Map iterates in insertion order; re-inserting on a hit keeps it
+  // least-recently-used first.
+  const cache = new Map<string, Entry>();
   let lastSweep = 0;
-  // Digests of tokens verified once and not (yet) cached, oldest first: the admission filter.
+  // Indexes of tokens verified once and not (yet) cached, oldest first: the admission filter.
   const seenOnce = new Set<string>();
 
   function findKey(kid: string): VerificationKey | undefined {
@@ -184,28 +199,31 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return header;
   }
 
+  // crypto.hash: one call, no Hash object (a third cheaper than createHash for a token's length).
+  // A digest, not the token, is kept: the token would keep a kilobyte per entry alive.
+  const digestOf = (token: string): string => cryptoHash('sha256', token, 'base64url');
+
   /**
-   * Cache `result` if its token was verified before while its digest was still in `seenOnce`;
-   * otherwise only note the digest. Most tokens are reviewed once (kube-apiserver caches the answer
+   * Cache `result` if its token was verified before while its index was still in `seenOnce`;
+   * otherwise only note the index. Most tokens are reviewed once (kube-apiserver caches the answer
    * itself), and a stored result that is never read again is pure cost on a miss: it outlives
    * hundreds of requests, so the garbage collector copies and promotes it before it is evicted.
    */
-  function admit(hash: string, result: Success): void {
-    if (maxEntries === 0) return;
-    if (seenOnce.delete(hash)) {
-      remember(hash, result);
+  function admit(index: string, token: string, result: Success): void {
+    if (seenOnce.delete(index)) {
+      remember(index, { digest: digestOf(token), result });
       return;
     }
     if (seenOnce.size >= maxEntries) seenOnce.delete(seenOnce.values().next().value!);
-    seenOnce.add(hash);
+    seenOnce.add(index);
   }
 
-  function remember(hash: string, result: Success): void {
+  function remember(index: string, entry: Entry): void {
     if (cache.size >= maxEntries) {
       const t = now();
       if (t - lastSweep >= SWEEP_INTERVAL_MS) {
         lastSweep = t;
-        for (const [h, r] of cache) if (r.exp * 1000 <= t) cache.delete(h);
+        for (const [i, e] of cache) if (e.result.exp * 1000 <= t) cache.delete(i);
       }
       while (cache.size >= maxEntries) {
         const oldest = cache.keys().next().value;
@@ -213,7 +231,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         cache.delete(oldest);
       }
     }
-    cache.set(hash, result);
+    cache.set(index, entry);
   }
 
   function check(token: string, nowMs: number): Success {
@@ -263,25 +281,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return {
     verify(token) {
       if (typeof token !== 'string') return { ok: false, reason: 'token is not a string' };
-      // Reject oversized input before hashing it, too.
+      // Oversized input is refused before anything else is done with it.
       if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: `token longer than ${MAX_TOKEN_LENGTH} characters` };
       const nowMs = now();
-      // crypto.hash: one call, no Hash object (a third cheaper than createHash for a token's length).
-      // A digest, not the token, is the key: the cache would otherwise keep a kilobyte per entry
-      // alive, which costs more in garbage collection than the digest costs to compute.
-      const hash = maxEntries > 0 ? cryptoHash('sha256', token, 'base64url') : '';
-      const cached = maxEntries > 0 ? cache.get(hash) : undefined;
-      if (cached) {
-        cache.delete(hash);
+      const index = maxEntries > 0 ? token.slice(-INDEX_CHARS) : '';
+      const entry = maxEntries > 0 ? cache.get(index) : undefined;
+      // Another token with the same tail (made up, or one in 2^72) is a miss and leaves the entry be.
+      if (entry !== undefined && entry.digest === digestOf(token)) {
+        cache.delete(index);
+        const cached = entry.result;
         // A cached result is only as good as its expiry and its key: a removed key ends it too.
         if (nowMs < cached.exp * 1000 && findKey(cached.kid)) {
-          cache.set(hash, cached);
+          cache.set(index, entry);
           return cached;
         }
       }
       try {
         const result = check(token, nowMs);
-        admit(hash, result);
+        if (maxEntries > 0) admit(index, token, result);
         return result;
       } catch (err) {
         if (err instanceof Reject) return { ok: false, reason: err.message };

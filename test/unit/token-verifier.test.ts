@@ -259,6 +259,21 @@ describe('token verifier', () => {
     for (let i = 0; i < 3; i++) rejects(bad, /audience/, v);
   });
 
+  it('never serves a cached result to another token that ends the same way', () => {
+    const { v } = verifier();
+    const token = rs256();
+    v.verify(token);
+    const cached = v.verify(token);
+    assert.equal(v.verify(token), cached, 'cached');
+    // Same signature (so the same last characters), another payload: the cache must not answer for it.
+    const [h, , s] = token.split('.');
+    const forged = `${h}.${b64(claims({ sub: 'u-0', preferred_username: 'root' }))}.${s}`;
+    for (let i = 0; i < 3; i++) rejects(forged, /bad signature/, v);
+    // Nor any token that merely ends like it.
+    rejects(`${h}.${b64(claims())}.${'A'.repeat(330)}${s!.slice(-12)}`, /bad signature/, v);
+    assert.equal(v.verify(token), cached, 'and the cached token is still a hit');
+  });
+
   it('works with the cache disabled', () => {
     const { v } = verifier({ cacheMaxEntries: 0 });
     const token = rs256();
