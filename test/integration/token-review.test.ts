@@ -127,7 +127,11 @@ describe('TokenReview webhook', () => {
     it(`authenticates our token (${apiVersion}, no audiences) and answers every field`, async () => {
       const res = await post(h.url, reviewBody(idToken(), apiVersion));
       assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(JSON.stringify(res.json))));
       assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'a request id of its own');
       assert.deepEqual(res.json, {
         apiVersion,
         kind: 'TokenReview',
@@ -235,9 +239,12 @@ describe('TokenReview webhook', () => {
   });
 
   it('answers other methods with 405', async () => {
-    const res = await fetch(h.url);
+    const res = await fetch(h.url, { headers: { 'x-request-id': 'trace-405' } });
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'POST');
+    assert.equal(res.headers.get('x-request-id'), 'trace-405', 'a sane incoming request id is kept');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(await res.json(), { error: 'method not allowed: use POST' });
   });
 
   it('never logs a whole token, and reports outcomes', async () => {
