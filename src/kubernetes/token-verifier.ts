@@ -47,9 +47,9 @@ const SWEEP_INTERVAL_MS = 1000;
 /**
  * The cache is indexed by this many of a token's last characters (the end of its signature), and
  * an entry is used only when the whole token's SHA-256 matches too; so a miss, the common case,
- * costs no hashing. Twelve base64url characters are 72 bits of a signature, and a copy: V8 makes
- * shorter substrings than 13 characters as copies rather than views, so an index kept in the
- * cache or the admission filter never keeps the token's kilobyte alive.
+ * costs no hashing. Twelve base64url characters are at least 68 bits of a signature, and a copy:
+ * V8 makes substrings shorter than 13 characters as copies rather than views, so an index kept in
+ * the cache or the admission filter never keeps the token's kilobyte alive.
  */
 const INDEX_CHARS = 12;
 /**
@@ -286,7 +286,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const nowMs = now();
       const index = maxEntries > 0 ? token.slice(-INDEX_CHARS) : '';
       const entry = maxEntries > 0 ? cache.get(index) : undefined;
-      // Another token with the same tail (made up, or one in 2^72) is a miss and leaves the entry be.
+      // Another token with the same tail (made up, or one in 2^68) is a miss and leaves the entry be.
       if (entry !== undefined && entry.digest === digestOf(token)) {
         cache.delete(index);
         const cached = entry.result;
