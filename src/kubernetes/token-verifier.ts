@@ -1,5 +1,6 @@
-import { constants, hash as cryptoHash, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { constants, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { VerificationKey } from '../keys/jwk.js';
+import { createVerifiedTokenCache } from './verified-token-cache.js';
 
 /** The claims of a verified ID token, as parsed from its payload. */
 export type TokenClaims = Readonly<Record<string, unknown>>;
@@ -24,8 +25,8 @@ export interface TokenVerifierOptions {
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
   /**
-   * Successful verifications remembered by token hash until `exp`, once a token has been seen twice
-   * (see `createTokenVerifier`); 0 disables the cache.
+   * Successful verifications remembered until `exp`, once a token has been seen twice
+   * (`verified-token-cache.ts`); 0 disables the cache.
    */
   cacheMaxEntries: number;
   /** Claim that must hold a string or an array of strings when present (a bad member fails the token, as in kube-apiserver). */
@@ -42,16 +43,6 @@ export interface TokenVerifierOptions {
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 /** kube-apiserver (go-oidc) allows this much clock skew on `nbf`, and none on `exp`. */
 const NBF_LEEWAY_SECONDS = 60;
-/** A full sweep for expired cache entries runs at most this often; otherwise the oldest entry goes. */
-const SWEEP_INTERVAL_MS = 1000;
-/**
- * The cache is indexed by this many of a token's last characters (the end of its signature), and
- * an entry is used only when the whole token's SHA-256 matches too; so a miss, the common case,
- * costs no hashing. Twelve base64url characters are at least 68 bits of a signature, and a copy:
- * V8 makes substrings shorter than 13 characters as copies rather than views, so an index kept in
- * the cache or the admission filter never keeps the token's kilobyte alive.
- */
-const INDEX_CHARS = 12;
 /**
  * Distinct JOSE headers remembered once parsed. A signing key's tokens all share one header
  * segment, so a handful covers every key in the ring; more (made-up headers) empty the memo.
@@ -169,20 +160,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const now = options.now ?? Date.now;
   const audiences = new Set(options.audiences);
   const groupsClaim = options.groupsClaim ?? 'groups';
-  const maxEntries = Math.max(0, Math.floor(options.cacheMaxEntries));
   const keep = options.keepClaims;
   type Success = Extract<VerifyResult, { ok: true }>;
-  /** A cached result and the SHA-256 of the whole token it belongs to (the index is only its tail). */
-  interface Entry {
-    readonly digest: string;
-    readonly result: Success;
-  }
-  // By index (INDEX_CHARS). A Map iterates in insertion order; re-inserting on a hit keeps it
-  // least-recently-used first.
-  const cache = new Map<string, Entry>();
-  let lastSweep = 0;
-  // Indexes of tokens verified once and not (yet) cached, oldest first: the admission filter.
-  const seenOnce = new Set<string>();
 
   function findKey(kid: string): VerificationKey | undefined {
     return options.keys().find((k) => k.kid === kid);
@@ -199,40 +178,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return header;
   }
 
-  // crypto.hash: one call, no Hash object (a third cheaper than createHash for a token's length).
-  // A digest, not the token, is kept: the token would keep a kilobyte per entry alive.
-  const digestOf = (token: string): string => cryptoHash('sha256', token, 'base64url');
-
-  /**
-   * Cache `result` if its token was verified before while its index was still in `seenOnce`;
-   * otherwise only note the index. Most tokens are reviewed once (kube-apiserver caches the answer
-   * itself), and a stored result that is never read again is pure cost on a miss: it outlives
-   * hundreds of requests, so the garbage collector copies and promotes it before it is evicted.
-   */
-  function admit(index: string, token: string, result: Success): void {
-    if (seenOnce.delete(index)) {
-      remember(index, { digest: digestOf(token), result });
-      return;
-    }
-    if (seenOnce.size >= maxEntries) seenOnce.delete(seenOnce.values().next().value!);
-    seenOnce.add(index);
-  }
-
-  function remember(index: string, entry: Entry): void {
-    if (cache.size >= maxEntries) {
-      const t = now();
-      if (t - lastSweep >= SWEEP_INTERVAL_MS) {
-        lastSweep = t;
-        for (const [i, e] of cache) if (e.result.exp * 1000 <= t) cache.delete(i);
-      }
-      while (cache.size >= maxEntries) {
-        const oldest = cache.keys().next().value;
-        if (oldest === undefined) break;
-        cache.delete(oldest);
-      }
-    }
-    cache.set(index, entry);
-  }
+  // A cached result is only as good as its expiry and its key: a removed key ends it too.
+  const cache = createVerifiedTokenCache<Success>({ maxEntries: options.cacheMaxEntries, now, usable: (r) => findKey(r.kid) !== undefined });
 
   function check(token: string, nowMs: number): Success {
     if (token.length > MAX_TOKEN_LENGTH) fail(`token longer than ${MAX_TOKEN_LENGTH} characters`);
@@ -284,21 +231,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       // Oversized input is refused before anything else is done with it.
       if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: `token longer than ${MAX_TOKEN_LENGTH} characters` };
       const nowMs = now();
-      const index = maxEntries > 0 ? token.slice(-INDEX_CHARS) : '';
-      const entry = maxEntries > 0 ? cache.get(index) : undefined;
-      // Another token with the same tail (made up, or one in 2^68) is a miss and leaves the entry be.
-      if (entry !== undefined && entry.digest === digestOf(token)) {
-        cache.delete(index);
-        const cached = entry.result;
-        // A cached result is only as good as its expiry and its key: a removed key ends it too.
-        if (nowMs < cached.exp * 1000 && findKey(cached.kid)) {
-          cache.set(index, entry);
-          return cached;
-        }
-      }
+      const cached = cache.lookup(token, nowMs);
+      if (cached) return cached;
       try {
         const result = check(token, nowMs);
-        if (maxEntries > 0) admit(index, token, result);
+        cache.admit(token, result);
         return result;
       } catch (err) {
         if (err instanceof Reject) return { ok: false, reason: err.message };
