@@ -19,10 +19,12 @@ export const USAGE = `npm run bench -- [SCENARIO...] [options]
 Scenarios: webhook discovery refresh login device isolation memory (the default set), soak (alone).
 
   --seconds N        measured window of each run (default 5)
-  --warmup N         unrecorded warm-up before each window (default 2)
+  --warmup N         unrecorded warm-up before each window (default 2; at least 8 for the
+                     login's windows, and each webhook server first runs max(N, 8) s once)
   --concurrency N    closed-loop connections for the HTTP scenarios (default 8)
   --minutes N        soak length (default 10)
-  --repeat N         run each measurement N times, keep the one with the least CPU/op (default 1)
+  --repeat N         run each measurement N times, keep the one with the least CPU/op (default 1);
+                     the webhook runs N pairs of bare verifier and unixid and takes the median ratio
   --log-level L      unixid's log level (default info, as in production)
   --cpu-prof DIR     write a V8 CPU profile of each unixid server into DIR
   --out FILE         results file (default bench/results.json)

@@ -12,7 +12,7 @@ export interface BenchContext {
   logLevel: string;
   /** Soak length. */
   minutes: number;
-  /** Repeat each measurement and keep the cheapest run (see MeasureOptions.repeat). */
+  /** Repeat each measurement and keep the cheapest run (see MeasureOptions.repeat); the webhook runs this many pairs (bench/paired.ts). */
   repeat: number;
   /** Extra server environment (e.g. NODE_OPTIONS=--cpu-prof). */
   serverEnv: Record<string, string>;

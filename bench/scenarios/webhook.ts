@@ -1,10 +1,11 @@
 // TokenReview webhook: cache misses (a different valid token per request) and hits (the same
-// token), each run paired with a run of a bare node:http + node:crypto verifier just before it (the
+// token), each run paired with a run of a bare node:http + node:crypto verifier next to it (the
 // ratio is the median pair's), and the p99 latency at half the measured miss saturation rate (open loop).
 import { startBaseline } from '../baselines/baseline-process.js';
 import type { LoadSpec, RequestTemplate } from '../load-spec.js';
 import { runLoad } from '../load.js';
-import { measure, type Measurement } from '../measure.js';
+import { measure } from '../measure.js';
+import { allClean, lowerMedian, pairNotes, runPaired, type Paired } from '../paired.js';
 import { mintTokens, reviewRequest } from '../prepare.js';
 import { measuredColumns, outcomeNotes, redisNote, threadNote, type Row } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
@@ -23,37 +24,10 @@ const AUTHENTICATED = '"authenticated":true';
  * A webhook answers reviews all day, so its figure is the steady state, as the login's is. After
  * the default two seconds V8 is still optimising the review: in eight consecutive 4 s windows on
  * three fresh servers the first cost 92–96 µs of CPU per miss and the later ones 80–91 µs. So each
- * server, unixid and the bare verifier alike, first answers this long unrecorded, before its runs.
+ * server, unixid and the bare verifier alike, first answers misses this long (or --warmup, if
+ * longer), unrecorded, before its runs.
  */
 const STEADY_STATE_SECONDS = 8;
-
-/**
- * One unixid run and one run of the bare verifier right before it. On a shared machine the speed
- * of a core drifts over minutes (other tenants, the cache, the clock); two runs seconds apart see
- * the same machine, so their ratio carries little of that drift.
- */
-interface Pair {
-  bare: Measurement;
-  unixid: Measurement;
-  ratio: number;
-}
-
-/** `repeat` pairs, in order, and the one whose ratio is the median (the lower of the middle two for an even count). */
-interface Paired {
-  all: Pair[];
-  median: Pair;
-}
-
-async function paired(times: number, bareRun: () => Promise<Measurement>, unixidRun: () => Promise<Measurement>): Promise<Paired> {
-  const all: Pair[] = [];
-  for (let i = 0; i < Math.max(1, times); i++) {
-    const bare = await bareRun();
-    const unixid = await unixidRun();
-    all.push({ bare, unixid, ratio: unixid.load.opsPerSecond / bare.load.opsPerSecond });
-  }
-  const sorted = [...all].sort((x, y) => x.ratio - y.ratio);
-  return { all, median: sorted[Math.floor((sorted.length - 1) / 2)]! };
-}
 
 /** Where a webhook is measured, and the bare verifier it is compared with. */
 interface Target {
@@ -74,32 +48,91 @@ async function measureWebhook(t: Target) {
   const watchBare = [{ name: 'baseline', pid: t.bare.pid }];
   const opts = { redisPort: stack.redis.port };
   const warm = Math.max(ctx.warmupSeconds, STEADY_STATE_SECONDS);
-  ctx.log(`warming up the bare verifier and unixid, ${warm} s each`);
-  await runLoad({ ...reviewSpec(ctx, t.bare.url, t.bare.miss), mode: { kind: 'closed', concurrency: ctx.concurrency, seconds: warm }, warmupSeconds: 0 });
-  await runLoad({ ...reviewSpec(ctx, t.url, miss), mode: { kind: 'closed', concurrency: ctx.concurrency, seconds: warm }, warmupSeconds: 0 });
-  ctx.log(`unixid cache miss (${t.url}), each run after a bare-verify run`);
-  const missRuns = await paired(
+  ctx.log(`warming up the bare verifier and unixid on misses, ${warm} s each`);
+  await warmUp(ctx, t.bare.url, t.bare.miss, warm);
+  await warmUp(ctx, t.url, miss, warm);
+  ctx.log(`unixid cache miss (${t.url}), ${ctx.repeat} run(s) each next to a bare-verify run`);
+  const missRuns = await runPaired(
     ctx.repeat,
     () => measure(reviewSpec(ctx, t.bare.url, t.bare.miss), watchBare),
     () => measure(reviewSpec(ctx, t.url, miss), stack.watched(), opts),
   );
-  ctx.log('unixid cache hit, each run after a bare-verify run on one token');
-  const hitRuns = await paired(
+  ctx.log('unixid cache hit, each run next to a bare-verify run on one token');
+  const hitRuns = await runPaired(
     ctx.repeat,
     () => measure(reviewSpec(ctx, t.bare.url, [t.bare.miss[0]!]), watchBare),
     () => measure(reviewSpec(ctx, t.url, [miss[0]!]), stack.watched(), opts),
   );
-  // The median of the runs, not the best: half of a lucky moment's rate would be no "half" at all.
-  const rates = missRuns.all.map((p) => p.unixid.load.opsPerSecond).sort((a, b) => a - b);
-  const half = Math.max(1, Math.round(rates[Math.floor(rates.length / 2)]! / 2));
+  // Half the rate of the miss row's own run (the median pair's), not of the best run: half of a
+  // lucky moment's rate would be no "half" at all.
+  const half = Math.max(1, Math.round(missRuns.median.unixid.load.opsPerSecond / 2));
   ctx.log(`unixid cache miss, open loop at ${half}/s`);
   // The apiserver keeps a few connections open; when they are busy, reviews wait for one (and that wait counts).
   const open = await measure({ ...reviewSpec(ctx, t.url, miss, { kind: 'open', rate: half, seconds: ctx.seconds, maxInFlight: 512 }), connections: ctx.concurrency }, stack.watched(), opts);
   return { missRuns, hitRuns, open, half };
 }
 
+type WebhookRuns = Awaited<ReturnType<typeof measureWebhook>>;
+
 function reviewSpec(ctx: BenchContext, target: string, requests: RequestTemplate[], mode: LoadSpec['mode'] = { kind: 'closed', concurrency: ctx.concurrency, seconds: ctx.seconds }): LoadSpec {
   return { target, flow: { kind: 'requests', requests, expectBody: AUTHENTICATED }, mode, warmupSeconds: ctx.warmupSeconds, requestTimeoutMs: 10_000 };
+}
+
+/** Load `target` flat out for `seconds`, recording nothing. */
+async function warmUp(ctx: BenchContext, target: string, requests: RequestTemplate[], seconds: number): Promise<void> {
+  await runLoad({ ...reviewSpec(ctx, target, requests, { kind: 'closed', concurrency: ctx.concurrency, seconds }), warmupSeconds: 0 });
+}
+
+const NAMES = { unixid: 'unixid', baseline: 'baseline' };
+
+/** A miss or hit row: the median pair's unixid run, its bare-verify run, their ratio. */
+function comparedRow(scenario: string, p: Paired, target: number, problems: () => string[]): Row {
+  return {
+    scenario,
+    kind: 'unixid',
+    ...measuredColumns(p.median.unixid),
+    baseline: `bare-verify ${Math.round(p.median.baseline.load.opsPerSecond)}/s`,
+    compare: `${p.median.ratio.toFixed(2)}×`,
+    target: `≥ ${target.toFixed(1)}×`,
+    pass: allClean(p) && p.median.ratio >= target,
+    notes: [...pairNotes(p, NAMES, problems), ...outcomeNotes(p.median.unixid, '', problems), redisNote(p.median.unixid), threadNote(p.median.unixid)],
+    details: p.all,
+  };
+}
+
+/** The three rows of one webhook (`where` names the port). */
+function rowsOf(where: string, r: WebhookRuns, problems: () => string[]): Row[] {
+  return [
+    comparedRow(`webhook cache miss${where}`, r.missRuns, 0.8, problems),
+    comparedRow(`webhook cache hit${where}`, r.hitRuns, 1.0, problems),
+    {
+      scenario: `webhook miss p99 @ ${r.half}/s (½ sat.)${where}`,
+      kind: 'unixid',
+      ...measuredColumns(r.open),
+      compare: `p99 ${r.open.load.latency.p99} ms`,
+      target: '≤ 5 ms',
+      pass: r.open.load.errors === 0 && r.open.load.latency.p99 <= 5,
+      notes: [`half the miss row's ${Math.round(r.missRuns.median.unixid.load.opsPerSecond)}/s`, ...outcomeNotes(r.open, '', problems), `p90 ${r.open.load.latency.p90} ms, max ${r.open.load.latency.max} ms`],
+      details: r.open,
+    },
+  ];
+}
+
+/** The bare verifier's row: the median of all its runs, for reading only (each ratio uses its own pair's run). */
+function baselineRow(runs: WebhookRuns[]): Row {
+  const all = runs.flatMap((r) => [r.missRuns, r.hitRuns]).flatMap((p) => p.all.map((x) => x.baseline));
+  const median = lowerMedian(all, (m) => m.load.opsPerSecond);
+  return {
+    scenario: 'webhook bare-verify baseline',
+    kind: 'baseline',
+    ...measuredColumns(median, 'baseline'),
+    notes: [
+      `the median of its ${all.length} runs, for reading only: each ratio below is against the run paired with unixid's (see its notes)`,
+      `all runs: ${all.map((m) => `${Math.round(m.load.opsPerSecond)}/s`).join(', ')}`,
+      ...outcomeNotes(median),
+    ],
+    details: all,
+  };
 }
 
 export const webhookScenario: Scenario = {
@@ -124,7 +157,7 @@ export const webhookScenario: Scenario = {
       // (a new server has new keys).
       const hookPort = await freePort();
       const own = await startStack({ backend: 'pam', users, logLevel: ctx.logLevel, env: ctx.serverEnv, config: { kubernetes: { webhook: { port: hookPort } } } });
-      let thread: Awaited<ReturnType<typeof measureWebhook>>;
+      let thread: WebhookRuns;
       let ownProblems: string[] = [];
       try {
         const ownTokens = await mintTokens(own.url, users, POOL);
@@ -134,50 +167,8 @@ export const webhookScenario: Scenario = {
         await own.stop();
       }
 
-      const bareRuns = [main.missRuns, main.hitRuns, thread.missRuns, thread.hitRuns].flatMap((p) => p.all.map((x) => x.bare));
-      const bareMedian = [...bareRuns].sort((x, y) => x.load.opsPerSecond - y.load.opsPerSecond)[Math.floor((bareRuns.length - 1) / 2)]!;
-      const clean = (m: Measurement) => m.load.errors === 0;
-      const pairNotes = (p: Paired) => [
-        `median of ${p.all.length} pairs (bare-verify run, then unixid run): ${p.all.map((x) => `${Math.round(x.unixid.load.opsPerSecond)}/${Math.round(x.bare.load.opsPerSecond)} = ${x.ratio.toFixed(2)}×`).join(', ')}`,
-        `CPU per op in those runs, unixid/bare: ${p.all.map((x) => `${x.unixid.cost.unixid!.cpuMsPerOp}/${x.bare.cost.baseline!.cpuMsPerOp} ms`).join(', ')}`,
-      ];
-      const comparedRow = (scenario: string, p: Paired, target: number, problems: () => string[]): Row => ({
-        scenario,
-        kind: 'unixid',
-        ...measuredColumns(p.median.unixid),
-        baseline: `bare-verify ${Math.round(p.median.bare.load.opsPerSecond)}/s`,
-        compare: `${p.median.ratio.toFixed(2)}×`,
-        target: `≥ ${target.toFixed(1)}×`,
-        pass: p.all.every((x) => clean(x.unixid) && clean(x.bare)) && p.median.ratio >= target,
-        notes: [...pairNotes(p), ...outcomeNotes(p.median.unixid, '', problems), redisNote(p.median.unixid), threadNote(p.median.unixid)],
-        details: p.all,
-      });
-      const rowsOf = (where: string, r: Awaited<ReturnType<typeof measureWebhook>>, problems: () => string[]): Row[] => [
-        comparedRow(`webhook cache miss${where}`, r.missRuns, 0.8, problems),
-        comparedRow(`webhook cache hit${where}`, r.hitRuns, 1.0, problems),
-        {
-          scenario: `webhook miss p99 @ ${r.half}/s (½ sat.)${where}`,
-          kind: 'unixid',
-          ...measuredColumns(r.open),
-          compare: `p99 ${r.open.load.latency.p99} ms`,
-          target: '≤ 5 ms',
-          pass: clean(r.open) && r.open.load.latency.p99 <= 5,
-          notes: [...outcomeNotes(r.open, '', problems), `p90 ${r.open.load.latency.p90} ms, max ${r.open.load.latency.max} ms`],
-          details: r.open,
-        },
-      ];
       return [
-        {
-          scenario: 'webhook bare-verify baseline',
-          kind: 'baseline',
-          ...measuredColumns(bareMedian, 'baseline'),
-          notes: [
-            `the median of its ${bareRuns.length} runs; each comparison below is with the run just before unixid's (see its notes)`,
-            `all runs: ${bareRuns.map((m) => `${Math.round(m.load.opsPerSecond)}/s`).join(', ')}`,
-            ...bareRuns.flatMap((m) => (m.load.errors ? outcomeNotes(m) : [])),
-          ],
-          details: bareRuns,
-        },
+        baselineRow([main, thread]),
         ...rowsOf('', main, stack.problems),
         ...rowsOf(' (own thread)', thread, () => ownProblems),
         {
