@@ -4,7 +4,7 @@
 import { startBaseline } from '../baselines/baseline-process.js';
 import type { LoadSpec, RequestTemplate } from '../load-spec.js';
 import { runLoad } from '../load.js';
-import { measure } from '../measure.js';
+import { measure, type Measurement } from '../measure.js';
 import { allClean, lowerMedian, pairNotes, runPaired, type Paired } from '../paired.js';
 import { mintTokens, reviewRequest } from '../prepare.js';
 import { measuredColumns, outcomeNotes, redisNote, threadNote, type Row } from '../report.js';
@@ -40,7 +40,8 @@ interface Target {
 
 /**
  * The three unixid measurements of a webhook: misses and hits, each paired run by run with the bare
- * verifier (on distinct tokens and on one token), then an open loop at half the miss rate.
+ * verifier (on distinct tokens and on one token), then open loops at half the miss rate (as many
+ * runs as pairs).
  */
 async function measureWebhook(t: Target) {
   const { ctx, stack } = t;
@@ -68,8 +69,13 @@ async function measureWebhook(t: Target) {
   const half = Math.max(1, Math.round(missRuns.median.unixid.load.opsPerSecond / 2));
   ctx.log(`unixid cache miss, open loop at ${half}/s`);
   // The apiserver keeps a few connections open; when they are busy, reviews wait for one (and that wait counts).
-  const open = await measure({ ...reviewSpec(ctx, t.url, miss, { kind: 'open', rate: half, seconds: ctx.seconds, maxInFlight: 512 }), connections: ctx.concurrency }, stack.watched(), opts);
-  return { missRuns, hitRuns, open, half };
+  const openSpec: LoadSpec = { ...reviewSpec(ctx, t.url, miss, { kind: 'open', rate: half, seconds: ctx.seconds, maxInFlight: 512 }), connections: ctx.concurrency };
+  const opens: Measurement[] = [];
+  for (let i = 0; i < Math.max(1, ctx.repeat); i++) opens.push(await measure(openSpec, stack.watched(), opts));
+  // One 5 s window's p99 is set by its worst 1 %, which a moment of other work on the machine can
+  // fill: like the rates, the figure is the median run's (the higher middle one for an even count).
+  const open = lowerMedian(opens, (m) => -m.load.latency.p99);
+  return { missRuns, hitRuns, open, opens, half };
 }
 
 type WebhookRuns = Awaited<ReturnType<typeof measureWebhook>>;
@@ -111,9 +117,15 @@ function rowsOf(where: string, r: WebhookRuns, problems: () => string[]): Row[] 
       ...measuredColumns(r.open),
       compare: `p99 ${r.open.load.latency.p99} ms`,
       target: '≤ 5 ms',
-      pass: r.open.load.errors === 0 && r.open.load.latency.p99 <= 5,
-      notes: [`half the miss row's ${Math.round(r.missRuns.median.unixid.load.opsPerSecond)}/s`, ...outcomeNotes(r.open, '', problems), `p90 ${r.open.load.latency.p90} ms, max ${r.open.load.latency.max} ms`],
-      details: r.open,
+      pass: r.opens.every((m) => m.load.errors === 0) && r.open.load.latency.p99 <= 5,
+      notes: [
+        `half the miss row's ${Math.round(r.missRuns.median.unixid.load.opsPerSecond)}/s`,
+        ...(r.opens.length > 1 ? [`median of ${r.opens.length} runs by p99: ${r.opens.map((m) => `${m.load.latency.p99} ms`).join(', ')}`] : []),
+        ...r.opens.flatMap((m, i) => (m !== r.open && m.load.errors > 0 ? outcomeNotes(m, `run ${i + 1}: `, problems) : [])),
+        ...outcomeNotes(r.open, '', problems),
+        `p90 ${r.open.load.latency.p90} ms, max ${r.open.load.latency.max} ms`,
+      ],
+      details: r.opens,
     },
   ];
 }
