@@ -9,7 +9,7 @@ import { outcomeNotes } from './report.js';
 export interface Pair {
   baseline: Measurement;
   unixid: Measurement;
-  /** unixid's operations per second over the baseline's. */
+  /** By default unixid's operations per second over the baseline's (see runPaired). */
   ratio: number;
 }
 
@@ -26,11 +26,18 @@ export function lowerMedian<T>(items: readonly T[], key: (item: T) => number): T
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
+const rateRatio = (unixid: Measurement, baseline: Measurement) => unixid.load.opsPerSecond / baseline.load.opsPerSecond;
+
 /**
  * Run `times` pairs of the baseline and unixid, alternating which goes first (baseline first in
  * the first pair), so a drift that runs one way all along does not favour either side.
  */
-export async function runPaired(times: number, baseline: () => Promise<Measurement>, unixid: () => Promise<Measurement>): Promise<Paired> {
+export async function runPaired(
+  times: number,
+  baseline: () => Promise<Measurement>,
+  unixid: () => Promise<Measurement>,
+  ratio: (unixid: Measurement, baseline: Measurement) => number = rateRatio,
+): Promise<Paired> {
   const all: Pair[] = [];
   for (let i = 0; i < Math.max(1, Math.floor(times)); i++) {
     let b: Measurement;
@@ -42,7 +49,7 @@ export async function runPaired(times: number, baseline: () => Promise<Measureme
       u = await unixid();
       b = await baseline();
     }
-    all.push({ baseline: b, unixid: u, ratio: u.load.opsPerSecond / b.load.opsPerSecond });
+    all.push({ baseline: b, unixid: u, ratio: ratio(u, b) });
   }
   return { all, median: lowerMedian(all, (p) => p.ratio) };
 }
