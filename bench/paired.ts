@@ -9,7 +9,7 @@ import { outcomeNotes } from './report.js';
 export interface Pair {
   baseline: Measurement;
   unixid: Measurement;
-  /** By default unixid's operations per second over the baseline's (see runPaired). */
+  /** unixid's operations per second over the baseline's. */
   ratio: number;
 }
 
@@ -26,18 +26,11 @@ export function lowerMedian<T>(items: readonly T[], key: (item: T) => number): T
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-const rateRatio = (unixid: Measurement, baseline: Measurement) => unixid.load.opsPerSecond / baseline.load.opsPerSecond;
-
 /**
  * Run `times` pairs of the baseline and unixid, alternating which goes first (baseline first in
  * the first pair), so a drift that runs one way all along does not favour either side.
  */
-export async function runPaired(
-  times: number,
-  baseline: () => Promise<Measurement>,
-  unixid: () => Promise<Measurement>,
-  ratio: (unixid: Measurement, baseline: Measurement) => number = rateRatio,
-): Promise<Paired> {
+export async function runPaired(times: number, baseline: () => Promise<Measurement>, unixid: () => Promise<Measurement>): Promise<Paired> {
   const all: Pair[] = [];
   for (let i = 0; i < Math.max(1, Math.floor(times)); i++) {
     let b: Measurement;
@@ -49,7 +42,7 @@ export async function runPaired(
       u = await unixid();
       b = await baseline();
     }
-    all.push({ baseline: b, unixid: u, ratio: ratio(u, b) });
+    all.push({ baseline: b, unixid: u, ratio: u.load.opsPerSecond / b.load.opsPerSecond });
   }
   return { all, median: lowerMedian(all, (p) => p.ratio) };
 }
@@ -61,7 +54,7 @@ export function allClean(p: Paired): boolean {
 
 /**
  * Notes for a row compared by pairs: every pair's rates and CPU per operation (of the watched
- * processes named `unixidName` and `baselineName`), and the errors of any run that had some.
+ * processes `names.unixid` and `names.baseline`), and the errors of any run that had some.
  */
 export function pairNotes(p: Paired, names: { unixid: string; baseline: string }, problems?: () => string[]): string[] {
   const rate = (m: Measurement) => Math.round(m.load.opsPerSecond);
@@ -69,9 +62,14 @@ export function pairNotes(p: Paired, names: { unixid: string; baseline: string }
   return [
     `median of ${p.all.length} pairs, unixid/baseline req/s: ${p.all.map((x) => `${rate(x.unixid)}/${rate(x.baseline)} = ${x.ratio.toFixed(2)}×`).join(', ')}`,
     `CPU ms per op in those runs, unixid/baseline: ${p.all.map((x) => `${cpu(x.unixid, names.unixid)}/${cpu(x.baseline, names.baseline)}`).join(', ')}`,
-    ...p.all.flatMap((x, i) => [
-      ...(x.unixid.load.errors > 0 ? outcomeNotes(x.unixid, `pair ${i + 1}, unixid: `, problems) : []),
-      ...(x.baseline.load.errors > 0 ? outcomeNotes(x.baseline, `pair ${i + 1}, baseline: `) : []),
-    ]),
+    ...pairErrorNotes(p, problems),
   ];
+}
+
+/** The errors of every run that had some, labelled with its pair and side (`problems`: the server's last warnings). */
+export function pairErrorNotes(p: Paired, problems?: () => string[]): string[] {
+  return p.all.flatMap((x, i) => [
+    ...(x.unixid.load.errors > 0 ? outcomeNotes(x.unixid, `pair ${i + 1}, unixid: `, problems) : []),
+    ...(x.baseline.load.errors > 0 ? outcomeNotes(x.baseline, `pair ${i + 1}, baseline: `) : []),
+  ]);
 }

@@ -5,7 +5,7 @@ import { startBaseline } from '../baselines/baseline-process.js';
 import type { LoadSpec, RequestTemplate } from '../load-spec.js';
 import { runLoad } from '../load.js';
 import { measure } from '../measure.js';
-import { allClean, lowerMedian, pairNotes, runPaired, type Paired } from '../paired.js';
+import { allClean, lowerMedian, pairErrorNotes, pairNotes, runPaired, type Paired } from '../paired.js';
 import { mintTokens, reviewRequest } from '../prepare.js';
 import { measuredColumns, outcomeNotes, redisNote, threadNote, type Row } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
@@ -76,7 +76,6 @@ async function measureWebhook(t: Target) {
     ctx.repeat,
     () => measure(openLoop(t.bare.url, t.bare.miss), watchBare),
     () => measure(openLoop(t.url, miss), stack.watched(), opts),
-    (u, b) => u.load.latency.p99 / b.load.latency.p99,
   );
   // One 5 s window's p99 is set by its worst 1 %, which a moment of other work on the machine can
   // fill: like the rates, the figure is the median run's (the higher middle one for an even count).
@@ -128,10 +127,7 @@ function rowsOf(where: string, r: WebhookRuns, problems: () => string[]): Row[] 
       notes: [
         `half the miss row's ${Math.round(r.missRuns.median.unixid.load.opsPerSecond)}/s; each run next to the bare verifier at the same rate`,
         `median of ${r.opens.all.length} runs by p99, unixid/bare-verify: ${r.opens.all.map((p) => `${p.unixid.load.latency.p99}/${p.baseline.load.latency.p99} ms`).join(', ')}`,
-        ...r.opens.all.flatMap((p, i) => [
-          ...(p.unixid.load.errors > 0 ? outcomeNotes(p.unixid, `run ${i + 1}, unixid: `, problems) : []),
-          ...(p.baseline.load.errors > 0 ? outcomeNotes(p.baseline, `run ${i + 1}, baseline: `) : []),
-        ]),
+        ...pairErrorNotes(r.opens, problems),
         ...outcomeNotes(r.open.unixid, '', problems),
         `p90 ${r.open.unixid.load.latency.p90} ms, max ${r.open.unixid.load.latency.max} ms (bare-verify: p90 ${r.open.baseline.load.latency.p90} ms, max ${r.open.baseline.load.latency.max} ms)`,
       ],

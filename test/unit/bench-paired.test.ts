@@ -56,10 +56,4 @@ describe('bench pairing (the webhook ratio)', () => {
       [0.8, 0.8],
     );
   });
-
-  it('a pair can be compared by another figure than the rate (the open loop compares p99)', async () => {
-    const p99 = (m: Measurement) => m.load.opsPerSecond / 100;
-    const paired = await runPaired(1, async () => run(300), async () => run(450), (u, b) => p99(u) / p99(b));
-    assert.equal(paired.median.ratio, 1.5);
-  });
 });
