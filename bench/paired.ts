@@ -1,4 +1,5 @@
 import type { Measurement } from './measure.js';
+import { median } from './median.js';
 import { outcomeNotes } from './report.js';
 
 /**
@@ -13,17 +14,10 @@ export interface Pair {
   ratio: number;
 }
 
-/** Every pair in the order run, and the one whose ratio is the median. */
+/** Every pair in the order run, and the one whose ratio is the median (the lower middle one for an even count). */
 export interface Paired {
   all: Pair[];
   median: Pair;
-}
-
-/** The middle item by `key`; for an even count the lower of the middle two (the cautious one). */
-export function lowerMedian<T>(items: readonly T[], key: (item: T) => number): T {
-  if (items.length === 0) throw new Error('no items');
-  const sorted = [...items].sort((a, b) => key(a) - key(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /**
@@ -44,7 +38,7 @@ export async function runPaired(times: number, baseline: () => Promise<Measureme
     }
     all.push({ baseline: b, unixid: u, ratio: u.load.opsPerSecond / b.load.opsPerSecond });
   }
-  return { all, median: lowerMedian(all, (p) => p.ratio) };
+  return { all, median: median(all, (p) => p.ratio, 'lower') };
 }
 
 /** Whether every run of every pair answered without an error. */

@@ -3,6 +3,7 @@
 // starts it.
 import { statSync } from 'node:fs';
 import { runLoad } from '../load.js';
+import { median } from '../median.js';
 import { loginFlowSpec } from '../prepare.js';
 import { keyFootprint, type KeyKind } from '../redis-footprint.js';
 import type { Row } from '../report.js';
@@ -23,7 +24,6 @@ const SESSION_KINDS = ['Session', 'uid', 'Grant', 'grant', 'RefreshToken'];
 /** Kept per user rather than per session; a user with one session pays it once. */
 const PER_USER_KINDS = ['Account', 'AccountName'];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function sessionFootprint(ctx: BenchContext, stack: Stack, users: ReturnType<typeof benchUsers>): Promise<Row> {
   const port = stack.redis.port;
@@ -72,12 +72,13 @@ async function startupRow(ctx: BenchContext, stack: Stack): Promise<Row> {
     await s.stop();
   }
   ctx.log(`start-up: ${times.join(', ')} ms`);
+  const middle = median(times, (t) => t, 'higher');
   return {
     scenario: 'start-up to /readyz 200',
     kind: 'unixid',
-    compare: `${median(times)} ms`,
+    compare: `${middle} ms`,
     target: `≤ ${READY_TARGET_MS} ms`,
-    pass: median(times) <= READY_TARGET_MS,
+    pass: middle <= READY_TARGET_MS,
     notes: [`median of ${STARTS} starts (spawn → first 200 from /readyz, Redis and PAM configured): ${times.join(', ')} ms`],
     details: { times },
   };

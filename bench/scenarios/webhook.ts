@@ -5,7 +5,8 @@ import { startBaseline } from '../baselines/baseline-process.js';
 import type { LoadSpec, RequestTemplate } from '../load-spec.js';
 import { runLoad } from '../load.js';
 import { measure } from '../measure.js';
-import { allClean, lowerMedian, pairErrorNotes, pairNotes, runPaired, type Paired } from '../paired.js';
+import { median } from '../median.js';
+import { allClean, pairErrorNotes, pairNotes, runPaired, type Paired } from '../paired.js';
 import { mintTokens, reviewRequest } from '../prepare.js';
 import { measuredColumns, outcomeNotes, redisNote, threadNote, type Row } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
@@ -79,7 +80,7 @@ async function measureWebhook(t: Target) {
   );
   // One 5 s window's p99 is set by its worst 1 %, which a moment of other work on the machine can
   // fill: like the rates, the figure is the median run's (the higher middle one for an even count).
-  const open = lowerMedian(opens.all, (p) => -p.unixid.load.latency.p99);
+  const open = median(opens.all, (p) => p.unixid.load.latency.p99, 'higher');
   return { missRuns, hitRuns, open, opens, half };
 }
 
@@ -139,15 +140,15 @@ function rowsOf(where: string, r: WebhookRuns, problems: () => string[]): Row[] 
 /** The bare verifier's row: the median of all its runs, for reading only (each ratio uses its own pair's run). */
 function baselineRow(runs: WebhookRuns[]): Row {
   const all = runs.flatMap((r) => [r.missRuns, r.hitRuns]).flatMap((p) => p.all.map((x) => x.baseline));
-  const median = lowerMedian(all, (m) => m.load.opsPerSecond);
+  const middle = median(all, (m) => m.load.opsPerSecond, 'lower');
   return {
     scenario: 'webhook bare-verify baseline',
     kind: 'baseline',
-    ...measuredColumns(median, 'baseline'),
+    ...measuredColumns(middle, 'baseline'),
     notes: [
       `the median of its ${all.length} runs, for reading only: each ratio below is against the run paired with unixid's (see its notes)`,
       `all runs: ${all.map((m) => `${Math.round(m.load.opsPerSecond)}/s`).join(', ')}`,
-      ...outcomeNotes(median),
+      ...outcomeNotes(middle),
     ],
     details: all,
   };

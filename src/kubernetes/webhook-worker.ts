@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { VerificationKey } from '../keys/jwk.js';
 import { createLogger } from '../logging/logger.js';
 import { createListener } from '../server/listen.js';
+import { sendBody } from '../web/send-body.js';
 import type { GrantLiveness } from './grant-liveness.js';
 import { createReviewVerifier, createTokenReviewer, type ReviewOutcome } from './token-review.js';
 import { tokenReviewFastPath } from './token-review-http.js';
@@ -77,8 +78,7 @@ const fast = tokenReviewFastPath({
 const listener = createListener({ logger, tls: data.tls }, (req, res) => {
   if (fast(req, res)) return;
   const body = JSON.stringify({ error: `not found: this port serves only the TokenReview webhook at ${data.path}` });
-  res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff' });
-  res.end(body);
+  sendBody(res, 404, 'application/json; charset=utf-8', body, { 'X-Content-Type-Options': 'nosniff' });
 });
 const { server } = listener;
 server.keepAliveTimeout = 65_000;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Measurement } from '../../bench/measure.js';
-import { allClean, lowerMedian, pairNotes, runPaired } from '../../bench/paired.js';
+import { median } from '../../bench/median.js';
+import { allClean, pairNotes, runPaired } from '../../bench/paired.js';
 
 /** A measurement with only what the pairing reads. */
 function run(opsPerSecond: number, errors = 0): Measurement {
@@ -12,11 +13,13 @@ function run(opsPerSecond: number, errors = 0): Measurement {
 }
 
 describe('bench pairing (the webhook ratio)', () => {
-  it('the median is the middle item, and the lower middle one for an even count', () => {
-    assert.equal(lowerMedian([3, 1, 2], (x) => x), 2);
-    assert.equal(lowerMedian([4, 1, 3, 2], (x) => x), 2);
-    assert.equal(lowerMedian([7], (x) => x), 7);
-    assert.throws(() => lowerMedian([], (x: number) => x), /no items/);
+  it('the median is the middle item, and the lower or higher middle one for an even count, as asked', () => {
+    assert.equal(median([3, 1, 2], (x) => x, 'lower'), 2);
+    assert.equal(median([3, 1, 2], (x) => x, 'higher'), 2);
+    assert.equal(median([4, 1, 3, 2], (x) => x, 'lower'), 2);
+    assert.equal(median([4, 1, 3, 2], (x) => x, 'higher'), 3);
+    assert.equal(median([7], (x) => x, 'lower'), 7);
+    assert.throws(() => median([], (x: number) => x, 'lower'), /no items/);
   });
 
   it('pairs alternate which side runs first, and the row takes the pair with the median ratio', async () => {
