@@ -1,4 +1,5 @@
 import { hash as cryptoHash } from 'node:crypto';
+import { createRecentKeys } from './recent-keys.js';
 
 /** What the cache needs of a result: when it expires (seconds since the epoch, as a JWT's `exp`). */
 export interface Expiring {
@@ -41,6 +42,18 @@ const SWEEP_INTERVAL_MS = 1000;
  */
 const INDEX_CHARS = 12;
 
+/**
+ * The admission filter's key for a token: FNV-1a over the same last characters, read in place
+ * (no substring). A new token shares its key with one of the remembered first sights with odds
+ * of their number in 2^32; it is then cached at its first sight instead of its second, which is
+ * just as correct (only verified tokens are admitted, and a hit still needs the whole digest).
+ */
+function sightKey(token: string): number {
+  let h = 0x811c9dc5;
+  for (let i = Math.max(0, token.length - INDEX_CHARS); i < token.length; i++) h = Math.imul(h ^ token.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
 // crypto.hash: one call, no Hash object (a third cheaper than createHash for a token's length).
 // A digest, not the token, is kept: the token would keep a kilobyte per entry alive.
 const digestOf = (token: string): string => cryptoHash('sha256', token, 'base64url');
@@ -59,8 +72,10 @@ export function createVerifiedTokenCache<T extends Expiring>(options: VerifiedTo
   // By index. A Map iterates in insertion order; re-inserting on a hit keeps it least-recently-used first.
   const entries = new Map<string, Entry>();
   let lastSweep = 0;
-  // Indexes of tokens verified once and not (yet) cached, oldest first: the admission filter.
-  const seenOnce = new Set<string>();
+  // The admission filter: the last maxEntries first sights, by sightKey. A token stays noted after
+  // it is cached, until newer first sights push it out; if it is evicted from the cache meanwhile,
+  // its next review caches it again at once.
+  const seenOnce = createRecentKeys(maxEntries);
 
   function store(index: string, entry: Entry): void {
     if (entries.size >= maxEntries) {
@@ -90,13 +105,12 @@ export function createVerifiedTokenCache<T extends Expiring>(options: VerifiedTo
       return entry.result;
     },
     admit(token, result) {
-      const index = token.slice(-INDEX_CHARS);
-      if (seenOnce.delete(index)) {
-        store(index, { digest: digestOf(token), result });
+      const key = sightKey(token);
+      if (seenOnce.has(key)) {
+        store(token.slice(-INDEX_CHARS), { digest: digestOf(token), result });
         return;
       }
-      if (seenOnce.size >= maxEntries) seenOnce.delete(seenOnce.values().next().value!);
-      seenOnce.add(index);
+      seenOnce.add(key);
     },
   };
 }
