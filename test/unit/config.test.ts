@@ -94,6 +94,14 @@ describe('config loader', () => {
     assert.equal((await loadConfig({ env: { UNIXID_WEBHOOK_PORT: '9443', UNIXID_WEBHOOK_HOST: '10.0.0.1' } })).kubernetes.webhook.host, '10.0.0.1');
   });
 
+  it('webhook cache: 10,000 tokens by default, 0 turns it off, at most a million (its first-sight filter is allocated at start)', async () => {
+    assert.equal((await loadConfig({ env: {} })).kubernetes.webhook.cacheMaxEntries, 10000);
+    const off = await yamlFile('kubernetes:\n  webhook: {cacheMaxEntries: 0}\n');
+    assert.equal((await loadConfig({ file: off, env: {} })).kubernetes.webhook.cacheMaxEntries, 0);
+    const huge = await yamlFile('kubernetes:\n  webhook: {cacheMaxEntries: 1000001}\n');
+    await assert.rejects(loadConfig({ file: huge, env: {} }), /kubernetes\.webhook\.cacheMaxEntries/);
+  });
+
   it('device-code poll interval: 5 s by default, 0 turns it off, never as long as a device code lives', async () => {
     assert.equal((await loadConfig({ env: {} })).tokens.deviceCodePollIntervalSeconds, 5);
     assert.equal((await loadConfig({ env: { UNIXID_DEVICE_POLL_INTERVAL_SECONDS: '0' } })).tokens.deviceCodePollIntervalSeconds, 0);

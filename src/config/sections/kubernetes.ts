@@ -17,7 +17,14 @@ export const kubernetesSchema = z
           .boolean()
           .default(false)
           .describe("Also require the token's grant to be alive in the store, so logout and `unixid revoke` take effect at once (needs Redis on every review)."),
-        cacheMaxEntries: z.coerce.number().int().min(0).default(10000).describe('Verified tokens remembered (by hash) until they expire, from the second time a token is reviewed; 0 disables the cache.'),
+        cacheMaxEntries: z.coerce
+          .number()
+          .int()
+          .min(0)
+          // Its first-sight filter is allocated whole at start-up: about 14 MB at the limit.
+          .max(1_000_000)
+          .default(10000)
+          .describe('Verified tokens remembered (by hash) until they expire, from the second time a token is reviewed; 0 disables the cache, 1000000 at most.'),
         port: z.coerce
           .number()
           .int()
