@@ -75,7 +75,7 @@ export function createVerifiedTokenCache<T extends Expiring>(options: VerifiedTo
   // The admission filter: the last maxEntries first sights, by sightKey. A token stays noted after
   // it is cached, until newer first sights push it out; if it is evicted from the cache meanwhile,
   // its next review caches it again at once.
-  const seenOnce = createRecentKeys(maxEntries);
+  const firstSights = createRecentKeys(maxEntries);
 
   function store(index: string, entry: Entry): void {
     if (entries.size >= maxEntries) {
@@ -106,11 +106,11 @@ export function createVerifiedTokenCache<T extends Expiring>(options: VerifiedTo
     },
     admit(token, result) {
       const key = sightKey(token);
-      if (seenOnce.has(key)) {
+      if (firstSights.has(key)) {
         store(token.slice(-INDEX_CHARS), { digest: digestOf(token), result });
         return;
       }
-      seenOnce.add(key);
+      firstSights.add(key);
     },
   };
 }
