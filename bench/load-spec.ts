@@ -9,10 +9,12 @@ export interface RequestTemplate {
   body?: string;
 }
 
-/** Fixed requests sent in turn (request i of the run uses template i mod n). */
+/** Fixed requests sent in turn (request i of the run uses template (startAt + i) mod n). */
 export interface RequestsFlow {
   kind: 'requests';
   requests: RequestTemplate[];
+  /** Where in `requests` the run starts (default 0): a run can go on where the last one stopped. */
+  startAt?: number;
   /** Statuses that count as a correct answer (default: 2xx). */
   expectStatus?: number[];
   /** A regular expression the body must match to count as correct. */
@@ -134,6 +136,8 @@ export interface LoadResult {
   outcomes: Record<string, number>;
   /** HTTP requests sent in the measured window (a login is several). */
   httpRequests: number;
+  /** Operations started in the whole run, warm-up included (where the next run of a requests flow goes on). */
+  started: number;
   /** A few error details, for the report. */
   errorSamples: string[];
   collected?: string[];

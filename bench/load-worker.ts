@@ -163,6 +163,7 @@ async function execute(spec: LoadSpec): Promise<LoadResult> {
     steps: Object.fromEntries([...tally.steps].map(([k, r]) => [k, r.summary()])),
     outcomes: tally.outcomes,
     httpRequests: http.counter.requests - requestsAtStart,
+    started: seq,
     errorSamples: tally.errorSamples,
     ...(mode.kind === 'open' ? { scheduleLag: tally.lag.summary() } : {}),
     ...(collect ? { collected: tally.collected } : {}),

@@ -64,6 +64,7 @@ async function runLoop(op: Op, run: LoopRun, onMeasuring: () => void): Promise<L
     steps: {},
     outcomes,
     httpRequests: 0,
+    started: seq,
     errorSamples,
   };
 }

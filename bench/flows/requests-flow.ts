@@ -7,9 +7,10 @@ export const requestsFlow: FlowFactory<RequestsFlow> = (spec, send) => {
   const expected = spec.expectStatus ? new Set(spec.expectStatus) : undefined;
   const bodyPattern = spec.expectBody ? new RegExp(spec.expectBody) : undefined;
   const outcomePattern = spec.outcomeFromBody ? new RegExp(spec.outcomeFromBody) : undefined;
+  const start = Math.max(0, Math.floor(spec.startAt ?? 0));
   return {
     async run(_vu, seq) {
-      const res = await send(spec.requests[seq % spec.requests.length]!);
+      const res = await send(spec.requests[(start + seq) % spec.requests.length]!);
       const statusOk = expected ? expected.has(res.status) : res.status >= 200 && res.status < 300;
       const label = outcomePattern?.exec(res.body)?.[1];
       const outcome = label ? `${res.status} ${label}` : String(res.status);
