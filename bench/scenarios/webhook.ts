@@ -63,9 +63,9 @@ interface Target {
 }
 
 /**
- * The three unixid measurements of a webhook: misses and hits, each paired run by run with the bare
- * verifier (on distinct tokens and on one token), then open loops at half the miss rate, each next
- * to the bare verifier at the same rate.
+ * The measurements of one webhook: misses and hits, each unixid run paired with a bare-verifier
+ * run (on distinct tokens and on one token); open loops at half the miss rate, each next to the
+ * bare verifier at the same rate; and the bare verifier alone at half its own miss rate.
  */
 async function measureWebhook(t: Target) {
   const { ctx, stack } = t;
@@ -152,7 +152,7 @@ function comparedRow(scenario: string, p: Paired, target: number, problems: () =
   };
 }
 
-/** The three rows of one webhook (`where` names the port). */
+/** The rows of one webhook (`where` names the port): miss, hit, p99, and the bare verifier's own p99. */
 function rowsOf(where: string, r: WebhookRuns, problems: () => string[]): Row[] {
   return [
     comparedRow(`webhook cache miss${where}`, r.missRuns, 0.8, problems),

@@ -8,8 +8,11 @@
  */
 export interface RecentKeys {
   has(key: number): boolean;
-  /** Remember `key` (a no-op if it is remembered); when full, the oldest key is forgotten. */
-  add(key: number): void;
+  /**
+   * Remember `key`: true when it was new (when full, the oldest key is forgotten for it), false
+   * when it was already remembered (then nothing changes). One probe answers both questions.
+   */
+  add(key: number): boolean;
   readonly size: number;
 }
 
@@ -60,7 +63,7 @@ export function createRecentKeys(capacity: number): RecentKeys {
     },
     add(key) {
       const k = key | 0;
-      if (used[slotOf(k)] === 1) return;
+      if (used[slotOf(k)] === 1) return false;
       if (count === cap) {
         remove(ring[oldest]!);
         ring[oldest] = k;
@@ -73,6 +76,7 @@ export function createRecentKeys(capacity: number): RecentKeys {
       const slot = slotOf(k);
       keys[slot] = k;
       used[slot] = 1;
+      return true;
     },
     get size() {
       return count;

@@ -105,12 +105,9 @@ export function createVerifiedTokenCache<T extends Expiring>(options: VerifiedTo
       return entry.result;
     },
     admit(token, result) {
-      const key = sightKey(token);
-      if (firstSights.has(key)) {
-        store(token.slice(-INDEX_CHARS), { digest: digestOf(token), result });
-        return;
-      }
-      firstSights.add(key);
+      // A first sight is only noted; a token noted before is cached.
+      if (firstSights.add(sightKey(token))) return;
+      store(token.slice(-INDEX_CHARS), { digest: digestOf(token), result });
     },
   };
 }

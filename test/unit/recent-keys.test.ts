@@ -60,7 +60,7 @@ describe('recent keys (the webhook admission filter)', () => {
           const m = model(cap);
           for (const [isAdd, k] of ops) {
             if (isAdd) {
-              r.add(k);
+              assert.equal(r.add(k), !m.has(k), `add(${k}) says whether it was new`);
               m.add(k);
             } else assert.equal(r.has(k), m.has(k), `has(${k})`);
             assert.equal(r.size, m.size);
