@@ -38,6 +38,7 @@ import { createListener, listenerTlsOf } from './server/listen.js';
 import { createStore } from './store/create-store.js';
 import { createMemoryDevicePollGate, createRedisDevicePollGate, type DevicePollGate } from './store/device-poll-gate.js';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './store/login-throttle.js';
+import { appMessageClasses } from './web/app-messages.js';
 import { healthRoutes } from './web/health.js';
 import { HOME_CLIENT_ID, homeRoutes } from './web/home.js';
 import type { DirectRequestDeps } from './web/direct-request.js';
@@ -235,7 +236,8 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   });
 
   const listener = createListener(
-    { logger, tls: listenerTlsOf(config.server.tls) },
+    // Every request and response is built with express's prototypes (app-messages.ts).
+    { logger, tls: listenerTlsOf(config.server.tls), messages: appMessageClasses(app) },
     (req, res) => {
       if (kube.fastPath?.(req, res)) return;
       wellKnown(req, res, () => {

@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import type { MessageClasses } from '../web/app-messages.js';
 
 export interface ListenerTls {
   certFile: string;
@@ -23,6 +24,8 @@ export function listenerTlsOf(tls: { certFile?: string | undefined; keyFile?: st
 export interface ListenerOptions {
   tls?: ListenerTls | undefined;
   logger: Logger;
+  /** The classes requests and responses are built from (node:http's own when absent). */
+  messages?: MessageClasses | undefined;
 }
 
 export interface Listener {
@@ -84,7 +87,8 @@ function contextOptions(m: Material): https.ServerOptions {
  */
 export function createListener(options: ListenerOptions, app: http.RequestListener): Listener {
   const { tls, logger } = options;
-  if (!tls) return { server: http.createServer(app), scheme: 'http', close() {} };
+  const messages = options.messages ?? {};
+  if (!tls) return { server: http.createServer(messages, app), scheme: 'http', close() {} };
 
   const readSync = (): Material => {
     const cert = readFileSync(tls.certFile);
@@ -97,6 +101,7 @@ export function createListener(options: ListenerOptions, app: http.RequestListen
 
   const server = https.createServer(
     {
+      ...messages,
       ...contextOptions(initial),
       // Asking (not requiring) keeps browsers and health probes working without a certificate;
       // requireClientCert() enforces it on the webhook route only.
