@@ -1,5 +1,5 @@
 import express, { type Express, type RequestHandler, type Router } from 'express';
-import { providerHandler, type ProviderRef } from './oidc/provider-ref.js';
+import type { ProviderHandler } from './oidc/provider-ref.js';
 import type { Logger } from 'pino';
 import { accessLog } from './web/access-log.js';
 import { errorHandler } from './web/error-handler.js';
@@ -9,7 +9,8 @@ import type { Renderer } from './web/render.js';
 import { securityHeaders } from './web/security-headers.js';
 
 export interface AppDeps {
-  provider: ProviderRef;
+  /** oidc-provider, for every request none of the routers answered. */
+  provider: ProviderHandler;
   renderer: Renderer;
   logger: Logger;
   /** server.trustProxy as one trust function, shared with everything else that asks for the client address. */
@@ -34,7 +35,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(accessLog(deps.logger));
   app.use(securityHeaders({ hsts: deps.hsts }));
   for (const r of deps.routers) app.use(r);
-  const provider = providerHandler(deps.provider);
+  const provider = deps.provider;
   app.use((req, res) => provider(req, res));
   app.use(errorHandler({ renderer: deps.renderer, logger: deps.logger }));
   return app;

@@ -23,13 +23,14 @@ import { instrumentAdapter, instrumentBackend, instrumentDirectory } from './obs
 import { createMetrics, metricsRoutes } from './observability/metrics.js';
 import { createSecurityEvents } from './observability/security-events.js';
 import { createAccountStore } from './oidc/account-store.js';
+import { contextStorageGate, providerContextStorage } from './oidc/context-storage.js';
 import { logProviderEvents } from './oidc/events.js';
 import { enforceDevicePollInterval } from './oidc/device-poll-interval.js';
 import { createAccountResolver } from './oidc/find-account.js';
 import { revokeGrantsOnLogout } from './oidc/logout-revocation.js';
 import { registerPasswordGrant } from './oidc/password-grant.js';
 import { createProvider } from './oidc/provider.js';
-import { createProviderRef } from './oidc/provider-ref.js';
+import { createProviderRef, providerHandler } from './oidc/provider-ref.js';
 import { createGrantRevoker } from './oidc/revoke-grant.js';
 import { createRevocationList } from './oidc/revocations.js';
 import { withStoreErrors } from './oidc/store-errors.js';
@@ -157,6 +158,9 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
     provider.swap(buildProvider(set.signing));
     logger.info({ kids: set.signing.map((k) => k.kid), version: set.version }, 'signing keys changed: provider rebuilt');
   });
+  // One handler into oidc-provider for express's fallback and the direct routes, which switches
+  // oidc-provider's context storage off while no request is inside it (context-storage.ts).
+  const toProvider = providerHandler(provider, contextStorageGate(await providerContextStorage()));
 
   const kube = await kubernetesRoutes({
     config,
@@ -180,7 +184,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
   const beforeExpress: DirectRequestDeps = { hsts, logger, clientIp, observe: metrics.observeWhenDone };
   const firstParty = new Set([HOME_CLIENT_ID, ...config.clients.filter((c) => c.firstParty).map((c) => c.client_id)]);
   const app = createApp({
-    provider,
+    provider: toProvider,
     renderer,
     logger,
     trustProxy,
@@ -213,7 +217,7 @@ export async function startUnixid(config: Config, options: StartOptions): Promis
 
   const kubeRoutes = config.kubernetes;
   const direct = providerDirect({
-    provider,
+    provider: toProvider,
     authorizationPath: provider.current.pathFor('authorization', { mountPath: '' }),
     tokenPath: provider.current.pathFor('token', { mountPath: '' }),
     reserved: [

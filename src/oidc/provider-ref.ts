@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Provider } from 'oidc-provider';
+import type { ContextStorageGate } from './context-storage.js';
 
 /**
  * The oidc-provider instance in force. oidc-provider takes its signing keys once, at
@@ -24,11 +25,16 @@ export function createProviderRef(initial: Provider): ProviderRef & { swap(next:
   };
 }
 
+/** Hands a request to oidc-provider; resolves when its koa app has answered it. */
+export type ProviderHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
 /**
  * A request handler for whatever instance `ref` holds: oidc-provider's own (koa) handler, built
- * once per instance, so a key rotation swaps the instance under the same route.
+ * once per instance, so a key rotation swaps the instance under the same route. Every request
+ * goes through `gate` (context-storage.ts). Build one for the process: express's fallback and the
+ * direct routes share it, and with it the count of requests in flight.
  */
-export function providerHandler(ref: ProviderRef): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function providerHandler(ref: ProviderRef, gate: ContextStorageGate): ProviderHandler {
   const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   return (req, res) => {
     const provider = ref.current;
@@ -37,6 +43,7 @@ export function providerHandler(ref: ProviderRef): (req: IncomingMessage, res: S
       handler = provider.callback();
       handlers.set(provider, handler);
     }
-    return handler(req, res);
+    const run = handler;
+    return gate.around(() => run(req, res));
   };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { providerHandler, type ProviderRef } from '../oidc/provider-ref.js';
+import type { ProviderHandler } from '../oidc/provider-ref.js';
 import { beginDirectRequest, type DirectRequestDeps } from './direct-request.js';
 import { routeKey } from './route-key.js';
 import { sendBody } from './send-body.js';
@@ -11,7 +11,7 @@ export interface ReservedRoute {
 }
 
 export interface ProviderDirectDeps extends DirectRequestDeps {
-  provider: ProviderRef;
+  provider: ProviderHandler;
   /** oidc-provider's authorization endpoint (its resume is `<path>/<uid>`) and token endpoint, mounted at the root. */
   authorizationPath: string;
   tokenPath: string;
@@ -30,7 +30,7 @@ export interface ProviderDirectDeps extends DirectRequestDeps {
  */
 export function providerDirect(deps: ProviderDirectDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { authorizationPath: auth, tokenPath: token } = deps;
-  const provider = providerHandler(deps.provider);
+  const provider = deps.provider;
 
   // A reserved route is compared as express matches it.
   const reserved = deps.reserved.map((r) => ({ key: routeKey(r.path), method: r.method }));
