@@ -73,9 +73,8 @@ export function tokenReviewFastPath(options: FastPathOptions) {
       }
       chunks.push(chunk);
     });
-    req.on('error', () => {
-      refused = true;
-    });
+    // No 'error' listener: node:http emits a request's error only to listeners it has, and a
+    // review cut off mid-body never reaches 'end', so it is simply not answered.
     req.on('end', () => {
       if (refused) return;
       let body: unknown;
