@@ -184,7 +184,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       cleanups.push(() => slapd!.close());
     }
     const configYaml = stringify(benchConfig(options, slapd));
-    const server = await startUnixid({ dir: tmp.dir, redisUrl: redis.url, env, configYaml, entry: 'dist' });
+    // Core dumps on: two bench servers died while minting (one SIGSEGV), and a core says where.
+    const server = await startUnixid({ dir: tmp.dir, redisUrl: redis.url, env, configYaml, entry: 'dist', coreDumps: true });
     cleanups.push(() => server.stop());
     // The harness leaves its server running if the bench dies; do not.
     const orphaned = () => server.child.kill('SIGKILL');

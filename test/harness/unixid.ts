@@ -26,10 +26,26 @@ export interface UnixidOptions {
    * (the benchmarks measure that).
    */
   entry?: 'source' | 'dist';
+  /**
+   * Let the process dump core if it crashes: its soft core-size limit is raised to the hard one
+   * (through a shell's ulimit, then exec). The core lands where kernel.core_pattern says,
+   * relative to the repository root (`/core` there is gitignored). For the benchmarks, whose
+   * servers run long enough to meet rare crashes.
+   */
+  coreDumps?: boolean;
 }
 
 /** Signals a process dies of by its own fault (not stop() or kill()). */
 const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT']);
+
+/** Where the kernel writes a core file, for the crash message. */
+function corePattern(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** The node flags `npm start` passes before the entry point (e.g. `--max-semi-space-size=4`). */
 export function startFlags(): string[] {
@@ -83,7 +99,9 @@ export async function startUnixid(options: UnixidOptions): Promise<UnixidProcess
     ...(options.redisUrl ? { UNIXID_REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = options.coreDumps
+    ? spawn('/bin/sh', ['-c', 'ulimit -c "$(ulimit -H -c)" && exec "$0" "$@"', process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   const onData = (chunk: Buffer) => {
@@ -106,7 +124,10 @@ export async function startUnixid(options: UnixidOptions): Promise<UnixidProcess
     child.once('exit', (code, signal) => {
       dead = true;
       // A crash is easy to mistake for a slow recovery or a refused login: say it where it happens.
-      if (signal && CRASH_SIGNALS.has(signal)) process.stderr.write(`unixid (pid ${child.pid}) crashed with ${signal}; its last log lines:\n${logs.slice(-10).join('\n')}\n`);
+      if (signal && CRASH_SIGNALS.has(signal)) {
+        const core = options.coreDumps ? `; core dumps were on (kernel.core_pattern ${corePattern()}, working directory ${ROOT})` : '';
+        process.stderr.write(`unixid (pid ${child.pid}) crashed with ${signal}${core}; its last log lines:\n${logs.slice(-10).join('\n')}\n`);
+      }
       resolve(code);
     }),
   );
