@@ -10,6 +10,22 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/**
+ * What a continuation begun inside `storage` and resumed after the gate's last request reads. Its
+ * run() switches the storage on again, as oidc-provider's next request does; one more request
+ * through the gate ends it.
+ */
+async function readAfterLastRequest(storage: AsyncLocalStorage<string>, gate: ReturnType<typeof contextStorageGate>): Promise<string | undefined> {
+  const late = deferred();
+  const leftover = storage.run('late', async () => {
+    await late.promise;
+    return storage.getStore();
+  });
+  await gate.around(async () => {});
+  late.resolve();
+  return leftover;
+}
+
 describe('oidc-provider context storage gate', () => {
   it("finds oidc-provider's context storage (a dependency bump that moves it fails here, not silently)", async () => {
     assert.ok((await providerContextStorage()) instanceof AsyncLocalStorage);
@@ -36,15 +52,7 @@ describe('oidc-provider context storage gate', () => {
     assert.equal(await b, 'b');
 
     // Both ended: a continuation begun inside a request and resumed now reads nothing any more.
-    const late = deferred();
-    const leftover = storage.run('c', async () => {
-      await late.promise;
-      return storage.getStore();
-    });
-    // (run() above switched the storage on again, as oidc-provider's next request does; end it through the gate.)
-    await gate.around(async () => {});
-    late.resolve();
-    assert.equal(await leftover, undefined);
+    assert.equal(await readAfterLastRequest(storage, gate), undefined);
   });
 
   it('counts a request that throws at once, and passes on what it threw or rejected with', async () => {
@@ -55,14 +63,7 @@ describe('oidc-provider context storage gate', () => {
     }), /sync/);
     await assert.rejects(gate.around(() => Promise.reject(new Error('async'))), /async/);
     // Nothing is left counted: one more request switches the storage off at its end.
-    const pending = deferred();
-    const leftover = storage.run('x', async () => {
-      await pending.promise;
-      return storage.getStore();
-    });
-    await gate.around(async () => {});
-    pending.resolve();
-    assert.equal(await leftover, undefined);
+    assert.equal(await readAfterLastRequest(storage, gate), undefined);
   });
 
   it('only runs the request when there is no storage to gate', async () => {
