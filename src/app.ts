@@ -35,8 +35,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(accessLog(deps.logger));
   app.use(securityHeaders({ hsts: deps.hsts }));
   for (const r of deps.routers) app.use(r);
-  const provider = deps.provider;
-  app.use((req, res) => provider(req, res));
+  app.use((req, res) => deps.provider(req, res));
   app.use(errorHandler({ renderer: deps.renderer, logger: deps.logger }));
   return app;
 }

@@ -36,14 +36,16 @@ export type ProviderHandler = (req: IncomingMessage, res: ServerResponse) => Pro
  */
 export function providerHandler(ref: ProviderRef, gate: ContextStorageGate): ProviderHandler {
   const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
-  return (req, res) => {
-    const provider = ref.current;
+  const handlerOf = (provider: Provider): ReturnType<Provider['callback']> => {
     let handler = handlers.get(provider);
     if (!handler) {
       handler = provider.callback();
       handlers.set(provider, handler);
     }
-    const run = handler;
-    return gate.around(() => run(req, res));
+    return handler;
+  };
+  return (req, res) => {
+    const handler = handlerOf(ref.current);
+    return gate.around(() => handler(req, res));
   };
 }
