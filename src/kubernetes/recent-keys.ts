@@ -63,17 +63,18 @@ export function createRecentKeys(capacity: number): RecentKeys {
     },
     add(key) {
       const k = key | 0;
-      if (used[slotOf(k)] === 1) return false;
+      let slot = slotOf(k);
+      if (used[slot] === 1) return false;
       if (count === cap) {
         remove(ring[oldest]!);
         ring[oldest] = k;
         oldest = (oldest + 1) % cap;
+        // Looked up again: the removal may have moved the empty slot this key belongs in.
+        slot = slotOf(k);
       } else {
         ring[(oldest + count) % cap] = k;
         count++;
       }
-      // Looked up again: the removal above may have moved the empty slot this key belongs in.
-      const slot = slotOf(k);
       keys[slot] = k;
       used[slot] = 1;
       return true;

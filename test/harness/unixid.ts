@@ -99,9 +99,9 @@ export async function startUnixid(options: UnixidOptions): Promise<UnixidProcess
     ...(options.redisUrl ? { UNIXID_REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };
-  const child = options.coreDumps
-    ? spawn('/bin/sh', ['-c', 'ulimit -c "$(ulimit -H -c)" && exec "$0" "$@"', process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With core dumps, a shell raises the limit and then becomes node (exec: the same pid).
+  const [command, argv] = options.coreDumps ? ['/bin/sh', ['-c', 'ulimit -c "$(ulimit -H -c)" && exec "$0" "$@"', process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   const onData = (chunk: Buffer) => {
